@@ -1,0 +1,80 @@
+"""Making logged rows durable when the process ends: normal exit, an uncaught exception, SIGTERM.
+
+At exit every open run is finished (``finished``, or ``crashed`` if an exception escaped). SIGTERM
+finishes open runs as ``crashed`` and then hands the signal on (to the previous handler, or to the
+default action, so the exit status stays "killed by SIGTERM").
+"""
+
+from __future__ import annotations
+
+import atexit
+import signal
+import sys
+import threading
+import weakref
+from typing import Any
+
+_runs: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_installed = False
+_uncaught = False
+_prev_term: Any = None
+
+
+def register(run: Any) -> None:
+    _install()
+    _runs.add(run)
+
+
+def unregister(run: Any) -> None:
+    _runs.discard(run)
+
+
+def open_runs() -> list[Any]:
+    return list(_runs)
+
+
+def finish_all(exit_code: int) -> None:
+    for run in list(_runs):
+        try:
+            run.finish(exit_code=exit_code)
+        except Exception as exc:  # noqa: BLE001 - reported, never swallowed silently
+            print(f"forkpoint: could not finish run {run.id!r}: {exc!r}", file=sys.stderr)
+
+
+def _at_exit() -> None:
+    finish_all(1 if _uncaught else 0)
+
+
+def _excepthook(exc_type: Any, exc: Any, tb: Any) -> None:
+    global _uncaught
+    _uncaught = True
+    _prev_excepthook(exc_type, exc, tb)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    finish_all(128 + signum)
+    prev = _prev_term
+    if callable(prev):
+        prev(signum, frame)
+    elif prev != signal.SIG_IGN:
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+
+
+_prev_excepthook = sys.excepthook
+
+
+def _install() -> None:
+    global _installed, _prev_term, _prev_excepthook
+    if _installed:
+        return
+    _installed = True
+    atexit.register(_at_exit)
+    _prev_excepthook = sys.excepthook
+    sys.excepthook = _excepthook
+    if threading.current_thread() is threading.main_thread():
+        try:
+            _prev_term = signal.getsignal(signal.SIGTERM)
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        except (ValueError, OSError):  # not the main interpreter, or signals unavailable
+            _prev_term = None

@@ -1,0 +1,53 @@
+"""Opening a store from a path or URL.
+
+``store=`` (or ``FORKPOINT_STORE``) takes a file path, ``sqlite:///<path>`` or
+``postgresql://...``. With neither, the store is ``./forkpoint/runs.db`` relative to the working
+directory, like MLflow's ``./mlruns`` and W&B's ``./wandb``: nothing to configure.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import StoreError
+from .base import INF_STEP, Range, RunRecord, SegmentRecord, Store
+
+DEFAULT_PATH = os.path.join("forkpoint", "runs.db")
+_open: dict[str, Store] = {}
+
+
+def resolve_url(store: str | os.PathLike[str] | None) -> str:
+    if store is None:
+        store = os.environ.get("FORKPOINT_STORE") or DEFAULT_PATH
+    store = os.fspath(store)
+    if not isinstance(store, str) or not store:
+        raise StoreError(f"store {store!r} is not a path or URL: expected a file path, 'sqlite:///<path>' or 'postgresql://...'")
+    if store.startswith("sqlite:///"):
+        return "sqlite:///" + os.path.abspath(store[len("sqlite:///"):])
+    if store.startswith(("postgresql://", "postgres://")):
+        return store
+    if "://" in store:
+        raise StoreError(f"store {store!r} has an unknown scheme: expected a file path, 'sqlite:///<path>' or 'postgresql://...'")
+    return "sqlite:///" + os.path.abspath(store)
+
+
+def open_store(store: "str | os.PathLike[str] | Store | None" = None) -> Store:
+    """The store for ``store``; one object per URL and process, shared by runs and Api."""
+    if isinstance(store, Store):
+        return store
+    url = resolve_url(store)
+    got = _open.get(url)
+    if got is None:
+        if url.startswith("sqlite:///"):
+            from .sqlite import SQLiteStore
+
+            got = SQLiteStore(url[len("sqlite:///"):])
+        else:
+            from .postgres import PostgresStore  # type: ignore[import-not-found]
+
+            got = PostgresStore(url)
+        _open[url] = got
+    return got
+
+
+__all__ = ["open_store", "resolve_url", "Store", "RunRecord", "SegmentRecord", "Range", "INF_STEP", "DEFAULT_PATH"]

@@ -1,0 +1,121 @@
+"""The store interface the core stands on, and the records it passes around.
+
+A store keeps three things: runs (identity, state, owner), segments (one stretch of logging each;
+a rewind or fork adds a segment whose parent is ``(segment, branch_step)``) and points
+(``segment, key, step -> value``). Everything that decides *what* to write (rewind, fork, resume,
+summary) lives in the core; a backend only runs small, plain queries, so PostgreSQL fits beside SQLite.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+INF_STEP = 2**62  # "no upper bound" in step ranges
+
+
+@dataclass
+class RunRecord:
+    id: str
+    project: str
+    name: str | None
+    origin: str  # "run" (created fresh) or "fork" (created by fork_from)
+    head_segment: int | None
+    state: str  # running | finished | crashed
+    created_at: float
+    updated_at: float
+    notes: str | None = None
+    tags: list[str] = field(default_factory=list)
+    parent_run: str | None = None  # fork origin: parent run id ...
+    parent_step: int | None = None  # ... and step
+    exit_code: int | None = None
+    owner: str | None = None  # "host:pid:token" of the live writer
+    heartbeat: float | None = None
+    step_metrics: list[str] = field(default_factory=list)
+    dropped_steps: int = 0
+
+
+@dataclass
+class SegmentRecord:
+    id: int
+    run_id: str
+    ordinal: int  # 1 for the run's first segment; archived segment k is addressed "<run_id>~k"
+    origin: str  # "new" | "rewind" | "fork"
+    parent_segment: int | None
+    branch_step: int | None  # the parent's rows with step <= branch_step are visible
+    start_step: int
+    last_step: int | None
+    config: dict[str, Any]
+    config_changes: list[str]
+    summary: dict[str, Any]  # explicit summary writes made while this segment was the head
+    created_at: float
+    superseded_at: float | None = None
+    replaces: int | None = None  # for a rewind: the head segment it superseded
+
+
+@dataclass(frozen=True)
+class Range:
+    """Rows ``lo <= step <= hi`` of one segment: one link of a visible history."""
+
+    segment: int
+    run_id: str
+    lo: int
+    hi: int
+
+
+Row = tuple[int, dict[str, Any]]  # (step, {key: value})
+
+
+class Store(ABC):
+    """A backend. Connections are per thread; ``transaction()`` makes the calls inside it atomic."""
+
+    url: str
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    # runs
+    @abstractmethod
+    def get_run(self, run_id: str) -> RunRecord | None: ...
+    @abstractmethod
+    def list_runs(self, project: str | None = None) -> list[RunRecord]: ...
+    @abstractmethod
+    def insert_run(self, run: RunRecord) -> None: ...
+    @abstractmethod
+    def update_run(self, run_id: str, **fields: Any) -> None: ...
+    @abstractmethod
+    def children(self, run_id: str) -> list[RunRecord]: ...
+
+    # segments
+    @abstractmethod
+    def insert_segment(self, **fields: Any) -> int: ...
+    @abstractmethod
+    def get_segment(self, segment_id: int) -> SegmentRecord: ...
+    @abstractmethod
+    def run_segments(self, run_id: str) -> list[SegmentRecord]: ...
+    @abstractmethod
+    def update_segment(self, segment_id: int, **fields: Any) -> None: ...
+
+    # points
+    @abstractmethod
+    def append(self, run_id: str, segment_id: int, rows: Sequence[Row], heartbeat: float) -> None:
+        """Write ``rows`` durably in one transaction (the background writer's only call)."""
+    @abstractmethod
+    def read(self, ranges: Iterable[Range], keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Rows of the ranges, in step order, each ``{"_step": s, key: value, ...}``."""
+    @abstractmethod
+    def last_values(self, r: Range) -> dict[str, tuple[int, Any]]:
+        """``key -> (step, value)`` of the last row holding each key within ``r``."""
+    @abstractmethod
+    def last_step(self, r: Range) -> int | None:
+        """The largest step with a row within ``r``."""
+    @abstractmethod
+    def last_step_where(self, r: Range, key: str, at_most: float) -> int | None:
+        """The largest step within ``r`` whose ``key`` value is ``<= at_most``."""
+    @abstractmethod
+    def keys(self, segment_id: int) -> list[str]: ...
+
+    def close(self) -> None:
+        """Close this thread's connection."""

@@ -1,0 +1,1 @@
+"""Framework plugins: one small adapter module per framework over ``forkpoint.Run``."""
