@@ -1,0 +1,17 @@
+# Sourced by the demo and test scripts: make ./.venv with forkpoint and what the tests need.
+# Reinstalls only when pyproject.toml changes. torch comes from the pinned local CPU build.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+EXTRAS="${FORKPOINT_EXTRAS:-dev}"
+STAMP="$VENV/.forkpoint-installed"
+want="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16) $EXTRAS"
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
+  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+  "$VENV/bin/python" -m pip install -q -e "$ROOT[$EXTRAS]"
+  echo "$want" > "$STAMP"
+fi
+PY="$VENV/bin/python"
