@@ -176,6 +176,9 @@ def fork(store: Store, spec: RunSpec, *, run_id: str | None, project: str | None
     """``fork_from="<id>?_step=N"``: a new run showing the parent's rows <= N, then its own.
 
     Idempotent: if ``run_id`` already exists as a fork of the same branch point, it is resumed.
+    The parent is never changed. Forking a parent that is still being written, at the very step it
+    is still adding keys to (``commit=False`` or a repeated ``step=``), shares that one row as it
+    ends up; every earlier row is fixed.
     """
     now = time.time()
     with store.transaction():
