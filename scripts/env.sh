@@ -10,8 +10,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
-  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-  "$VENV/bin/python" -m pip install -q -e "$ROOT[$EXTRAS]"
+  if ! "$VENV/bin/python" -m pip install -e "$ROOT[$EXTRAS]" >"$VENV/install.log" 2>&1; then
+    cat "$VENV/install.log" >&2
+    exit 1
+  fi
   echo "$want" > "$STAMP"
 fi
 PY="$VENV/bin/python"
