@@ -62,7 +62,7 @@ class SQLiteStore(Store):
         self._pid = os.getpid()
         self._key_ids: dict[str, int] = {}
         self._key_names: dict[int, str] = {}
-        self._seg_keys: set[tuple[int, int]] = set()
+        self._seg_keys: dict[int, set[str]] = {}
         parent = os.path.dirname(self.path)
         try:
             os.makedirs(parent, exist_ok=True)
@@ -278,15 +278,21 @@ class SQLiteStore(Store):
                     self._intern(k for _, d in rows for k in d)
                     points = [(segment_id, ids[k], s, v if v == v else NAN) for s, d in rows for k, v in d.items()]
                 conn.executemany("INSERT OR REPLACE INTO points VALUES (?, ?, ?, ?)", points)
-                seen = self._seg_keys
-                new = {(segment_id, ids[k]) for _, d in rows for k in d} - seen
+                seen = set(self._seg_keys.get(segment_id, ()))
+                new = set()
+                for _, d in rows:  # rows mostly repeat one key set: one C-level subset test per row
+                    if not d.keys() <= seen:
+                        new.update(d.keys() - seen)
+                        seen.update(d.keys())
                 if new:
-                    conn.executemany("INSERT OR IGNORE INTO segment_keys VALUES (?, ?)", list(new))
-                    seen |= new
+                    conn.executemany("INSERT OR IGNORE INTO segment_keys VALUES (?, ?)",
+                                     [(segment_id, ids[k]) for k in new])
                 top = max(s for s, _ in rows)
                 conn.execute(
                     "UPDATE segments SET last_step = MAX(COALESCE(last_step, -1), ?) WHERE id = ?", (top, segment_id))
             conn.execute("UPDATE runs SET heartbeat = ?, updated_at = ? WHERE id = ?", (heartbeat, heartbeat, run_id))
+        if rows:  # only once committed: a rolled-back batch must register its keys again
+            self._seg_keys[segment_id] = seen
 
     def read(self, ranges: Iterable[Range], keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
         conn = self.conn
