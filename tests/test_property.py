@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import forkpoint
+from forkpoint.store import blocks
 
 
 def merge(old: dict, new: dict) -> dict:
@@ -64,8 +65,10 @@ class Lineage(RuleBasedStateMachine):
         self.models: dict[str, Model] = {}
         self.open: dict[str, forkpoint.Run] = {}
         self.n = 0
+        self.max_block, blocks.MAX_BLOCK = blocks.MAX_BLOCK, 3  # tiny blocks: boundaries everywhere
 
     def teardown(self) -> None:
+        blocks.MAX_BLOCK = self.max_block
         for run in self.open.values():
             run.finish()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -83,12 +83,13 @@ def test_rewind_keeps_name_tags_notes_unless_given(store, api):
 
 
 def test_rewind_cost_does_not_touch_points(store, api):
-    """Rewind writes a constant number of rows: the points table is untouched."""
+    """Rewind writes a constant number of rows: the stored points (blocks) are untouched."""
     import sqlite3
 
     rid = linear(store, 2000)
     path = store[len("sqlite:///"):]
-    count = lambda: sqlite3.connect(path).execute("SELECT COUNT(*) FROM points").fetchone()[0]  # noqa: E731
+    count = lambda: sqlite3.connect(path).execute(
+        "SELECT COUNT(*), SUM(n), group_concat(hex(vals)) FROM blocks").fetchone()  # noqa: E731
     before = count()
     with forkpoint.init(store=store, resume_from=f"{rid}?_step=5"):
         pass

@@ -1,7 +1,8 @@
 """The embedded default store: one SQLite file in WAL mode.
 
-Points live in a ``WITHOUT ROWID`` table keyed ``(segment, key, step)``, so a metric's rows in one
-segment are one contiguous range scan and a rewind or fork touches none of them. Each writer commits
+Points live in blocks (``blocks.py``): per segment and key, packed arrays of up to 4096 steps and
+values, so a metric's rows in one segment are a short index range and a rewind or fork touches
+none of them. Each writer commits
 in batches with ``synchronous=FULL`` (a committed batch survives power loss); ``BEGIN IMMEDIATE`` and
 a long busy timeout make concurrent writer processes wait their turn instead of failing.
 """
@@ -17,10 +18,10 @@ from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Sequence
 
 from ..errors import StoreError
+from . import blocks
 from .base import INF_STEP, Range, Row, RunRecord, SegmentRecord, Store
 
 SCHEMA_VERSION = 1
-NAN = b"nan"  # SQLite turns a float NaN into NULL; a NaN metric is stored as this blob instead.
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -41,17 +42,15 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS keys (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
     """CREATE TABLE IF NOT EXISTS segment_keys (segment INTEGER NOT NULL, key INTEGER NOT NULL,
         PRIMARY KEY (segment, key)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS points (segment INTEGER NOT NULL, key INTEGER NOT NULL,
-        step INTEGER NOT NULL, value, PRIMARY KEY (segment, key, step)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS blocks (id INTEGER PRIMARY KEY, segment INTEGER NOT NULL,
+        key INTEGER NOT NULL, first_step INTEGER NOT NULL, last_step INTEGER NOT NULL, n INTEGER NOT NULL,
+        enc TEXT NOT NULL, steps BLOB NOT NULL, vals BLOB NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS blocks_range ON blocks (segment, key, first_step)",
 ]
 MIGRATIONS: dict[int, list[str]] = {}  # version -> statements that lift version-1 to version
 
 _JSON_RUN = ("tags", "step_metrics")
 _JSON_SEG = ("config", "config_changes", "summary")
-
-
-def _decode(v: Any) -> Any:
-    return float("nan") if type(v) is bytes else v
 
 
 class SQLiteStore(Store):
@@ -63,6 +62,7 @@ class SQLiteStore(Store):
         self._key_ids: dict[str, int] = {}
         self._key_names: dict[int, str] = {}
         self._seg_keys: dict[int, set[str]] = {}
+        self._open_blocks: dict[int, dict[str, blocks.OpenBlock]] = {}
         parent = os.path.dirname(self.path)
         try:
             os.makedirs(parent, exist_ok=True)
@@ -268,74 +268,77 @@ class SQLiteStore(Store):
 
     # -- points -----------------------------------------------------------------------------
     def append(self, run_id: str, segment_id: int, rows: Sequence[Row], heartbeat: float) -> None:
+        open_blocks = self._open_blocks.setdefault(segment_id, {})
+        writes: list[blocks.BlockWrite] = []
+        ids: list[int] = []
         with self.transaction():
             conn = self.conn
             if rows:
-                ids = self._key_ids
-                try:
-                    points = [(segment_id, ids[k], s, v if v == v else NAN) for s, d in rows for k, v in d.items()]
-                except KeyError:
-                    self._intern(k for _, d in rows for k in d)
-                    points = [(segment_id, ids[k], s, v if v == v else NAN) for s, d in rows for k, v in d.items()]
-                conn.executemany("INSERT OR REPLACE INTO points VALUES (?, ?, ?, ?)", points)
-                seen = set(self._seg_keys.get(segment_id, ()))
-                new = set()
-                for _, d in rows:  # rows mostly repeat one key set: one C-level subset test per row
-                    if not d.keys() <= seen:
-                        new.update(d.keys() - seen)
-                        seen.update(d.keys())
+                per_key = blocks.group(rows)
+                self._intern(per_key)
+                kid = self._key_ids
+                writes = blocks.plan(open_blocks, per_key)
+                for w in writes:
+                    first, last, n, enc, sb, vb = w.row()
+                    if w.id is None:
+                        cur = conn.execute(
+                            "INSERT INTO blocks (segment, key, first_step, last_step, n, enc, steps, vals) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (segment_id, kid[w.key], first, last, n, enc, sb, vb))
+                        ids.append(int(cur.lastrowid))  # type: ignore[arg-type]
+                    else:
+                        conn.execute("UPDATE blocks SET last_step = ?, n = ?, enc = ?, steps = ?, vals = ? WHERE id = ?",
+                                     (last, n, enc, sb, vb, w.id))
+                        ids.append(w.id)
+                seen = self._seg_keys.get(segment_id, set())
+                new = per_key.keys() - seen
                 if new:
                     conn.executemany("INSERT OR IGNORE INTO segment_keys VALUES (?, ?)",
-                                     [(segment_id, ids[k]) for k in new])
-                top = max(s for s, _ in rows)
+                                     [(segment_id, kid[k]) for k in new])
+                top = max(st[-1] for st, _ in per_key.values())
                 conn.execute(
                     "UPDATE segments SET last_step = MAX(COALESCE(last_step, -1), ?) WHERE id = ?", (top, segment_id))
             conn.execute("UPDATE runs SET heartbeat = ?, updated_at = ? WHERE id = ?", (heartbeat, heartbeat, run_id))
-        if rows:  # only once committed: a rolled-back batch must register its keys again
-            self._seg_keys[segment_id] = seen
+        if rows:  # only once committed: a rolled-back batch leaves the writer's state as it was
+            blocks.adopt(open_blocks, writes, ids)
+            self._seg_keys[segment_id] = seen | new
+
+    def _blocks(self, r: Range, kid: int, newest_first: bool = False) -> sqlite3.Cursor:
+        order = "DESC" if newest_first else "ASC"
+        return self.conn.execute(
+            "SELECT first_step, last_step, steps, enc, vals FROM blocks WHERE segment = ? AND key = ? "
+            f"AND first_step <= ? AND last_step >= ? ORDER BY first_step {order}, id {order}",
+            (r.segment, kid, r.hi, r.lo))
+
+    def _segment_key_ids(self, segment_id: int) -> list[int]:
+        return [k for (k,) in self.conn.execute("SELECT key FROM segment_keys WHERE segment = ?", (segment_id,))]
 
     def read(self, ranges: Iterable[Range], keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        conn = self.conn
         out: list[dict[str, Any]] = []
         wanted = self._ids(keys) if keys is not None else None
         for r in ranges:
-            if wanted is not None and len(wanted) == 1:
-                ((kid, name),) = wanted.items()
-                cur = conn.execute(
-                    "SELECT step, value FROM points WHERE segment = ? AND key = ? AND step BETWEEN ? AND ? ORDER BY step",
-                    (r.segment, kid, r.lo, r.hi))
-                out.extend([{"_step": s, name: v if type(v) is not bytes else float("nan")} for s, v in cur])
+            kids = wanted if wanted is not None else {k: self._name(k) for k in self._segment_key_ids(r.segment)}
+            if len(kids) == 1:
+                ((kid, name),) = kids.items()
+                st, vs = blocks.merge(self._blocks(r, kid), r.lo, r.hi)
+                out.extend([{"_step": s, name: v} for s, v in zip(st, vs)])
                 continue
-            if wanted is None:
-                cur = conn.execute(
-                    "SELECT key, step, value FROM points WHERE segment = ? AND step BETWEEN ? AND ?",
-                    (r.segment, r.lo, r.hi))
-            elif not wanted:
-                continue
-            else:
-                marks = ", ".join("?" * len(wanted))
-                cur = conn.execute(
-                    f"SELECT key, step, value FROM points WHERE segment = ? AND key IN ({marks}) AND step BETWEEN ? AND ?",
-                    (r.segment, *wanted, r.lo, r.hi))
             by_step: dict[int, dict[str, Any]] = {}
-            name = self._name
-            for kid, s, v in cur:
-                row = by_step.get(s)
-                if row is None:
-                    row = by_step[s] = {"_step": s}
-                row[name(kid)] = _decode(v)
+            for kid, name in kids.items():
+                st, vs = blocks.merge(self._blocks(r, kid), r.lo, r.hi)
+                for s, v in zip(st, vs):
+                    row = by_step.get(s)
+                    if row is None:
+                        row = by_step[s] = {"_step": s}
+                    row[name] = v
             out.extend(by_step[s] for s in sorted(by_step))
         return out
 
     def last_values(self, r: Range) -> dict[str, tuple[int, Any]]:
-        conn = self.conn
         out = {}
-        for (kid,) in conn.execute("SELECT key FROM segment_keys WHERE segment = ?", (r.segment,)).fetchall():
-            row = conn.execute(
-                "SELECT step, value FROM points WHERE segment = ? AND key = ? AND step BETWEEN ? AND ? "
-                "ORDER BY step DESC LIMIT 1", (r.segment, kid, r.lo, r.hi)).fetchone()
-            if row is not None:
-                out[self._name(kid)] = (row[0], _decode(row[1]))
+        for kid in self._segment_key_ids(r.segment):
+            got = blocks.last_in(iter(self._blocks(r, kid, newest_first=True)), r.lo, r.hi)
+            if got is not None:
+                out[self._name(kid)] = got
         return out
 
     def last_step(self, r: Range) -> int | None:
@@ -344,20 +347,20 @@ class SQLiteStore(Store):
             return None
         if seg[0] <= r.hi:
             return seg[0]
-        best = None
-        for step, _ in self.last_values(r).values():
-            best = step if best is None or step > best else best
-        return best
+        steps = [step for step, _ in self.last_values(r).values()]
+        return max(steps) if steps else None
 
     def last_step_where(self, r: Range, key: str, at_most: float) -> int | None:
         ids = self._ids([key])
         if not ids:
             return None
         (kid,) = ids
-        row = self.conn.execute(
-            "SELECT MAX(step) FROM points WHERE segment = ? AND key = ? AND step BETWEEN ? AND ? "
-            "AND typeof(value) IN ('integer', 'real') AND value <= ?", (r.segment, kid, r.lo, r.hi, at_most)).fetchone()
-        return row[0] if row else None
+        st, vs = blocks.merge(self._blocks(r, kid), r.lo, r.hi)
+        best = None
+        for s, v in zip(st, vs):
+            if type(v) in (int, float) and v <= at_most:
+                best = s
+        return best
 
 
 __all__ = ["SQLiteStore", "INF_STEP"]
