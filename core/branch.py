@@ -95,6 +95,8 @@ def resolve(store: Store, spec: RunSpec) -> Resolved:
 
 def claim(store: Store, run: RunRecord, now: float, **fields: Any) -> RunRecord:
     """Make this process the run's writer; refused while a live process still writes it."""
+    store.lock_run(run.id)
+    run = store.get_run(run.id)  # type: ignore[assignment]  # as of the lock
     if alive(run, now):
         raise RunInUseError(
             f"run {run.id!r} is still being written by a live process ({run.owner}); "

@@ -119,7 +119,7 @@ class Run:
         self._auto = lineage.computed_summary(store, started.ranges) if started.ranges else {}
         self.config = PersistentDict(dict(seg.config), self._save_config, "config")
         self.summary = Summary(self._auto, dict(seg.summary), self._save_summary)
-        self._writer = Writer(store, rec.id, seg.id, flush_interval)
+        self._writer = Writer(store, rec.id, seg.id, flush_interval, seq=seg.write_seq or 0)
         self._sync = flush_interval == 0
         owner.open_runs.add(rec.id)
         lifecycle.register(self)
@@ -233,18 +233,15 @@ class Run:
         """Write everything, then mark the run ``finished`` (exit code 0) or ``crashed``."""
         if self._finished:
             return
+        self._writer.close()  # raises if the rows cannot be written; finish() may then be called again
+        with self._store.transaction():
+            self._store.update_segment(self._segment.id, config=to_plain(self.config._data))
+            self._store.update_run(
+                self.id, state="finished" if exit_code == 0 else "crashed", exit_code=exit_code, owner=None,
+                dropped_steps=self._dropped, updated_at=time.time())
         self._finished = True
-        try:
-            self._writer.close()
-        finally:
-            now = time.time()
-            with self._store.transaction():
-                self._store.update_segment(self._segment.id, config=to_plain(self.config._data))
-                self._store.update_run(
-                    self.id, state="finished" if exit_code == 0 else "crashed", exit_code=exit_code, owner=None,
-                    dropped_steps=self._dropped, updated_at=now)
-            owner.open_runs.discard(self.id)
-            lifecycle.unregister(self)
+        owner.open_runs.discard(self.id)
+        lifecycle.unregister(self)
 
     def __enter__(self) -> "Run":
         return self

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import shutil
 import tempfile
+import uuid
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import forkpoint
-from forkpoint.store import blocks
+from forkpoint.store import blocks, close_store
 
 
 def merge(old: dict, new: dict) -> dict:
@@ -57,10 +58,16 @@ rows = st.dictionaries(st.sampled_from(["a", "b", "c"]), st.integers(-5, 5), min
 
 
 class Lineage(RuleBasedStateMachine):
+    def make_store(self) -> str:
+        return f"sqlite:///{self.dir}/runs.db"
+
+    def drop_store(self) -> None:
+        pass
+
     def __init__(self) -> None:
         super().__init__()
         self.dir = tempfile.mkdtemp()
-        self.store = f"sqlite:///{self.dir}/runs.db"
+        self.store = self.make_store()
         self.api = forkpoint.Api(self.store)
         self.models: dict[str, Model] = {}
         self.open: dict[str, forkpoint.Run] = {}
@@ -71,6 +78,8 @@ class Lineage(RuleBasedStateMachine):
         blocks.MAX_BLOCK = self.max_block
         for run in self.open.values():
             run.finish()
+        close_store(self.store)
+        self.drop_store()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def _id(self) -> str:
@@ -170,6 +179,23 @@ class Lineage(RuleBasedStateMachine):
                 assert dict(self.open[rid].summary) == m.summary()
 
 
-Lineage.TestCase.settings = settings(max_examples=200, stateful_step_count=25, deadline=None,
-                                     suppress_health_check=[HealthCheck.too_slow])
-TestLineage = Lineage.TestCase
+class LineageOnPostgres(Lineage):
+    """The same machine on a fresh PostgreSQL schema per example."""
+
+    def make_store(self) -> str:
+        from conftest import postgres_url, with_schema
+
+        self.schema = f"fp_prop_{uuid.uuid4().hex[:12]}"
+        return with_schema(postgres_url(), self.schema)
+
+    def drop_store(self) -> None:
+        from conftest import drop_schema
+
+        drop_schema(self.schema)
+
+
+_settings = dict(stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+Lineage.TestCase.settings = settings(max_examples=200, **_settings)
+LineageOnPostgres.TestCase.settings = settings(max_examples=60, **_settings)
+TestLineageSQLite = Lineage.TestCase
+TestLineagePostgres = LineageOnPostgres.TestCase

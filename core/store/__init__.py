@@ -43,11 +43,18 @@ def open_store(store: "str | os.PathLike[str] | Store | None" = None) -> Store:
 
             got = SQLiteStore(url[len("sqlite:///"):])
         else:
-            from .postgres import PostgresStore  # type: ignore[import-not-found]
+            from .postgres import PostgresStore
 
             got = PostgresStore(url)
         _open[url] = got
     return got
 
 
-__all__ = ["open_store", "resolve_url", "Store", "RunRecord", "SegmentRecord", "Range", "INF_STEP", "DEFAULT_PATH"]
+def close_store(store: "str | os.PathLike[str] | None") -> None:
+    """Forget the store object for ``store`` and close this thread's connection (tests, tools)."""
+    got = _open.pop(resolve_url(store), None)
+    if got is not None:
+        got.close()
+
+
+__all__ = ["close_store", "open_store", "resolve_url", "Store", "RunRecord", "SegmentRecord", "Range", "INF_STEP", "DEFAULT_PATH"]

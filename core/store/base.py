@@ -53,6 +53,7 @@ class SegmentRecord:
     created_at: float
     superseded_at: float | None = None
     replaces: int | None = None  # for a rewind: the head segment it superseded
+    write_seq: int | None = None  # the last writer batch committed (makes retries exactly-once)
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,11 @@ class Store(ABC):
 
     # points
     @abstractmethod
-    def append(self, run_id: str, segment_id: int, rows: Sequence[Row], heartbeat: float) -> None:
-        """Write ``rows`` durably in one transaction (the background writer's only call)."""
+    def append(self, run_id: str, segment_id: int, rows: Sequence[Row], heartbeat: float, seq: int | None = None) -> None:
+        """Write ``rows`` durably in one transaction (the background writer's only call).
+
+        ``seq`` numbers the writer's batches; a batch whose number was committed already is skipped,
+        so a retry after a connection lost during COMMIT writes nothing twice."""
     @abstractmethod
     def read(self, ranges: Iterable[Range], keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Rows of the ranges, in step order, each ``{"_step": s, key: value, ...}``."""
@@ -116,6 +120,9 @@ class Store(ABC):
         """The largest step within ``r`` whose ``key`` value is ``<= at_most``."""
     @abstractmethod
     def keys(self, segment_id: int) -> list[str]: ...
+
+    def lock_run(self, run_id: str) -> None:
+        """Lock the run's row until the transaction ends (before deciding who may write it)."""
 
     def close(self) -> None:
         """Close this thread's connection."""

@@ -1,0 +1,341 @@
+"""The queries both SQL backends share. A dialect subclass supplies connections, DDL and locking.
+
+SQL here is written with ``?`` placeholders; PostgreSQL's subclass rewrites them to ``%s``. Every
+statement is plain SQL that SQLite (>= 3.35) and PostgreSQL both run: ``ON CONFLICT DO NOTHING``,
+``RETURNING``, and the dialect's name for the two-argument maximum.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Sequence
+
+from ..errors import StoreError
+from . import blocks
+from .base import Range, Row, RunRecord, SegmentRecord, Store
+
+SCHEMA_VERSION = 1
+MIGRATIONS: dict[int, list[str]] = {}  # version -> statements lifting (version - 1) to version
+
+_JSON_RUN = ("tags", "step_metrics")
+_JSON_SEG = ("config", "config_changes", "summary")
+
+
+class SQLStore(Store):
+    GREATEST = "MAX"
+    SCHEMA: list[str] = []
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._pid = os.getpid()
+        self._key_ids: dict[str, int] = {}
+        self._key_names: dict[int, str] = {}
+        self._seg_keys: dict[int, set[str]] = {}
+        self._open_blocks: dict[int, dict[str, blocks.OpenBlock]] = {}
+        self._migrate()
+
+    # -- dialect hooks ----------------------------------------------------------------------
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _begin(self, conn: Any) -> None:
+        conn.execute("BEGIN")
+
+    def _sql(self, sql: str) -> str:
+        return sql
+
+    def _migration_lock(self) -> None:
+        """Held for the migration transaction (PostgreSQL: an advisory lock)."""
+
+    def lock_run(self, run_id: str) -> None:
+        """Lock the run's row for the rest of the transaction (SQLite: BEGIN IMMEDIATE already does)."""
+
+    def _tables_exist(self) -> bool:
+        raise NotImplementedError
+
+    # -- connections and transactions -------------------------------------------------------
+    @property
+    def conn(self) -> Any:
+        if self._pid != os.getpid():  # a forked child must not reuse the parent's connections
+            self._local = threading.local()
+            self._pid = os.getpid()
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+            self._local.depth = 0
+        return conn
+
+    def _x(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.conn.execute(self._sql(sql), tuple(params))
+
+    def _xm(self, sql: str, seq: list[Sequence[Any]]) -> None:
+        if seq:
+            self.conn.cursor().executemany(self._sql(sql), seq)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        conn = self.conn
+        if self._local.depth:
+            self._local.depth += 1
+            try:
+                yield
+            finally:
+                self._local.depth -= 1
+            return
+        self._begin(conn)
+        self._local.depth = 1
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            self._local.depth = 0
+            self._rollback(conn)
+            raise
+        self._local.depth = 0
+
+    def _rollback(self, conn: Any) -> None:
+        try:
+            conn.execute("ROLLBACK")
+        except Exception:  # noqa: BLE001 - the connection is gone; the server rolled back for us
+            self.close()
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            try:
+                conn.close()
+            finally:
+                self._local.conn = None
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            self._migration_lock()
+            if not self._tables_exist():
+                for stmt in self.SCHEMA:
+                    self._x(stmt)
+                self._x("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                return
+            row = self._x("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"store {self.url} has schema version {version}, newer than this forkpoint "
+                    f"understands ({SCHEMA_VERSION}): upgrade forkpoint")
+            for v in range(version + 1, SCHEMA_VERSION + 1):
+                for stmt in MIGRATIONS.get(v, []):
+                    self._x(stmt)
+            if version < SCHEMA_VERSION:
+                self._x("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+    # -- runs -------------------------------------------------------------------------------
+    def _runs(self, sql: str, params: tuple = ()) -> list[RunRecord]:
+        cur = self._x(sql, params)
+        cols = [c[0] for c in cur.description]
+        out = []
+        for row in cur.fetchall():
+            d = dict(zip(cols, row))
+            for k in _JSON_RUN:
+                d[k] = json.loads(d[k])
+            out.append(RunRecord(**d))
+        return out
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        got = self._runs("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return got[0] if got else None
+
+    def list_runs(self, project: str | None = None) -> list[RunRecord]:
+        if project is None:
+            return self._runs("SELECT * FROM runs ORDER BY created_at, id")
+        return self._runs("SELECT * FROM runs WHERE project = ? ORDER BY created_at, id", (project,))
+
+    def children(self, run_id: str) -> list[RunRecord]:
+        return self._runs("SELECT * FROM runs WHERE parent_run = ? ORDER BY created_at, id", (run_id,))
+
+    def insert_run(self, run: RunRecord) -> None:
+        d = dict(vars(run))
+        for k in _JSON_RUN:
+            d[k] = json.dumps(d[k])
+        self._x(f"INSERT INTO runs ({', '.join(d)}) VALUES ({', '.join('?' * len(d))})", tuple(d.values()))
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        for k in _JSON_RUN:
+            if k in fields:
+                fields[k] = json.dumps(fields[k])
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self._x(f"UPDATE runs SET {sets} WHERE id = ?", (*fields.values(), run_id))
+
+    # -- segments ---------------------------------------------------------------------------
+    def _segments(self, sql: str, params: tuple) -> list[SegmentRecord]:
+        cur = self._x(sql, params)
+        cols = [c[0] for c in cur.description]
+        out = []
+        for row in cur.fetchall():
+            d = dict(zip(cols, row))
+            for k in _JSON_SEG:
+                d[k] = json.loads(d[k])
+            out.append(SegmentRecord(**d))
+        return out
+
+    def insert_segment(self, **fields: Any) -> int:
+        for k in _JSON_SEG:
+            if k in fields:
+                fields[k] = json.dumps(fields[k])
+        cur = self._x(f"INSERT INTO segments ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))}) RETURNING id",
+                      tuple(fields.values()))
+        return int(cur.fetchone()[0])
+
+    def get_segment(self, segment_id: int) -> SegmentRecord:
+        got = self._segments("SELECT * FROM segments WHERE id = ?", (segment_id,))
+        if not got:
+            raise StoreError(f"store {self.url}: segment {segment_id} is missing")
+        return got[0]
+
+    def run_segments(self, run_id: str) -> list[SegmentRecord]:
+        return self._segments("SELECT * FROM segments WHERE run_id = ? ORDER BY ordinal", (run_id,))
+
+    def update_segment(self, segment_id: int, **fields: Any) -> None:
+        for k in _JSON_SEG:
+            if k in fields:
+                fields[k] = json.dumps(fields[k])
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self._x(f"UPDATE segments SET {sets} WHERE id = ?", (*fields.values(), segment_id))
+
+    # -- keys -------------------------------------------------------------------------------
+    def _intern(self, names: Iterable[str]) -> None:
+        missing = [n for n in set(names) if n not in self._key_ids]
+        if not missing:
+            return
+        self._xm("INSERT INTO keys (name) VALUES (?) ON CONFLICT DO NOTHING", [(n,) for n in sorted(missing)])
+        for n in missing:
+            (kid,) = self._x("SELECT id FROM keys WHERE name = ?", (n,)).fetchone()
+            self._key_ids[n] = kid
+            self._key_names[kid] = n
+
+    def _name(self, kid: int) -> str:
+        name = self._key_names.get(kid)
+        if name is None:
+            (name,) = self._x("SELECT name FROM keys WHERE id = ?", (kid,)).fetchone()
+            self._key_names[kid] = name
+            self._key_ids[name] = kid
+        return name
+
+    def _ids(self, names: Sequence[str]) -> dict[int, str]:
+        out = {}
+        for n in names:
+            kid = self._key_ids.get(n)
+            if kid is None:
+                row = self._x("SELECT id FROM keys WHERE name = ?", (n,)).fetchone()
+                if row is None:
+                    continue
+                kid = self._key_ids[n] = row[0]
+                self._key_names[kid] = n
+            out[kid] = n
+        return out
+
+    def keys(self, segment_id: int) -> list[str]:
+        return sorted(self._name(k) for k in self._segment_key_ids(segment_id))
+
+    def _segment_key_ids(self, segment_id: int) -> list[int]:
+        return [k for (k,) in self._x("SELECT key FROM segment_keys WHERE segment = ?", (segment_id,)).fetchall()]
+
+    # -- points -----------------------------------------------------------------------------
+    def append(self, run_id: str, segment_id: int, rows: Sequence[Row], heartbeat: float, seq: int | None = None) -> None:
+        open_blocks = self._open_blocks.setdefault(segment_id, {})
+        writes: list[blocks.BlockWrite] = []
+        ids: list[int] = []
+        with self.transaction():
+            if seq is not None:
+                (done,) = self._x("SELECT write_seq FROM segments WHERE id = ?", (segment_id,)).fetchone()
+                if done is not None and done >= seq:
+                    # committed already: the connection broke before the commit was confirmed
+                    self._open_blocks[segment_id] = {}
+                    return
+            if rows:
+                per_key = blocks.group(rows)
+                self._intern(per_key)
+                kid = self._key_ids
+                writes = blocks.plan(open_blocks, per_key)
+                for w in writes:
+                    first, last, n, enc, sb, vb = w.row()
+                    if w.id is None:
+                        cur = self._x(
+                            "INSERT INTO blocks (segment, key, first_step, last_step, n, enc, steps, vals) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id", (segment_id, kid[w.key], first, last, n, enc, sb, vb))
+                        ids.append(int(cur.fetchone()[0]))
+                    else:
+                        self._x("UPDATE blocks SET last_step = ?, n = ?, enc = ?, steps = ?, vals = ? WHERE id = ?",
+                                (last, n, enc, sb, vb, w.id))
+                        ids.append(w.id)
+                seen = self._seg_keys.get(segment_id, set())
+                new = per_key.keys() - seen
+                self._xm("INSERT INTO segment_keys (segment, key) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                         [(segment_id, kid[k]) for k in sorted(new)])
+                top = max(st[-1] for st, _ in per_key.values())
+                self._x(f"UPDATE segments SET last_step = {self.GREATEST}(COALESCE(last_step, -1), ?) WHERE id = ?",
+                        (top, segment_id))
+            if seq is not None:
+                self._x("UPDATE segments SET write_seq = ? WHERE id = ?", (seq, segment_id))
+            self._x("UPDATE runs SET heartbeat = ?, updated_at = ? WHERE id = ?", (heartbeat, heartbeat, run_id))
+        if rows:  # only once committed: a rolled-back batch leaves the writer's state as it was
+            blocks.adopt(open_blocks, writes, ids)
+            self._seg_keys[segment_id] = seen | new
+
+    def _blocks(self, r: Range, kid: int, newest_first: bool = False) -> list[tuple[int, int, bytes, str, bytes]]:
+        order = "DESC" if newest_first else "ASC"
+        return self._x(
+            "SELECT first_step, last_step, steps, enc, vals FROM blocks WHERE segment = ? AND key = ? "
+            f"AND first_step <= ? AND last_step >= ? ORDER BY first_step {order}, id {order}",
+            (r.segment, kid, r.hi, r.lo)).fetchall()
+
+    def read(self, ranges: Iterable[Range], keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        wanted = self._ids(keys) if keys is not None else None
+        for r in ranges:
+            kids = wanted if wanted is not None else {k: self._name(k) for k in self._segment_key_ids(r.segment)}
+            if len(kids) == 1:
+                ((kid, name),) = kids.items()
+                st, vs = blocks.merge(self._blocks(r, kid), r.lo, r.hi)
+                out.extend([{"_step": s, name: v} for s, v in zip(st, vs)])
+                continue
+            by_step: dict[int, dict[str, Any]] = {}
+            for kid, name in kids.items():
+                st, vs = blocks.merge(self._blocks(r, kid), r.lo, r.hi)
+                for s, v in zip(st, vs):
+                    row = by_step.get(s)
+                    if row is None:
+                        row = by_step[s] = {"_step": s}
+                    row[name] = v
+            out.extend(by_step[s] for s in sorted(by_step))
+        return out
+
+    def last_values(self, r: Range) -> dict[str, tuple[int, Any]]:
+        out = {}
+        for kid in self._segment_key_ids(r.segment):
+            got = blocks.last_in(iter(self._blocks(r, kid, newest_first=True)), r.lo, r.hi)
+            if got is not None:
+                out[self._name(kid)] = got
+        return out
+
+    def last_step(self, r: Range) -> int | None:
+        seg = self._x("SELECT last_step FROM segments WHERE id = ?", (r.segment,)).fetchone()
+        if seg is None or seg[0] is None or seg[0] < r.lo:
+            return None
+        if seg[0] <= r.hi:
+            return seg[0]
+        steps = [step for step, _ in self.last_values(r).values()]
+        return max(steps) if steps else None
+
+    def last_step_where(self, r: Range, key: str, at_most: float) -> int | None:
+        ids = self._ids([key])
+        if not ids:
+            return None
+        (kid,) = ids
+        st, vs = blocks.merge(self._blocks(r, kid), r.lo, r.hi)
+        best = None
+        for s, v in zip(st, vs):
+            if type(v) in (int, float) and v <= at_most:
+                best = s
+        return best
