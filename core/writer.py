@@ -58,7 +58,9 @@ class Writer:
 
     def flush(self) -> None:
         with self._lock:
-            self._write()
+            self._write()  # a batch left in flight by a failed write goes first, as it was
+            while self.queue:
+                self._write()
 
     def _write(self) -> None:
         if self._inflight is None:

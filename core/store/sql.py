@@ -87,11 +87,14 @@ class SQLStore(Store):
             return
         self._begin(conn)
         self._local.depth = 1
+        self._local.new_keys = []
         try:
             yield
             conn.execute("COMMIT")
         except BaseException:
             self._local.depth = 0
+            for name in self._local.new_keys:  # ids handed out by a transaction that did not commit
+                self._key_names.pop(self._key_ids.pop(name, -1), None)
             self._rollback(conn)
             raise
         self._local.depth = 0
@@ -213,6 +216,7 @@ class SQLStore(Store):
             (kid,) = self._x("SELECT id FROM keys WHERE name = ?", (n,)).fetchone()
             self._key_ids[n] = kid
             self._key_names[kid] = n
+            self._local.new_keys.append(n)
 
     def _name(self, kid: int) -> str:
         name = self._key_names.get(kid)
