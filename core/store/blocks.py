@@ -147,7 +147,8 @@ def merge(blocks: Iterable[tuple[int, int, bytes, str, bytes]], lo: int, hi: int
 
 
 def last_in(blocks: Iterator[tuple[int, int, bytes, str, bytes]], lo: int, hi: int) -> tuple[int, Any] | None:
-    """From blocks newest first: the last (step, value) with lo <= step <= hi. Reads one element of
+    """From the newest block with ``first <= hi``: the last (step, value) with lo <= step <= hi (older
+    blocks hold only smaller steps, so they cannot). Reads one element of
     the blobs (a memoryview, no decoding of the whole block): this runs for every key on every
     rewind and fork, so it must not cost in proportion to the block size."""
     for first, last, sb, enc, vb in blocks:

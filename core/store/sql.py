@@ -288,10 +288,12 @@ class SQLStore(Store):
             self._seg_keys[segment_id] = seen | new
 
     def _blocks(self, r: Range, kid: int, newest_first: bool = False) -> list[tuple[int, int, bytes, str, bytes]]:
-        order = "DESC" if newest_first else "ASC"
+        # newest_first: only the newest block can hold the last value in range (blocks.last_in),
+        # so fetch just that one; this keeps rewind and fork O(1) in the number of points
+        order = "first_step DESC, id DESC LIMIT 1" if newest_first else "first_step, id"
         return self._x(
             "SELECT first_step, last_step, steps, enc, vals FROM blocks WHERE segment = ? AND key = ? "
-            f"AND first_step <= ? AND last_step >= ? ORDER BY first_step {order}, id {order}",
+            f"AND first_step <= ? AND last_step >= ? ORDER BY {order}",
             (r.segment, kid, r.hi, r.lo)).fetchall()
 
     def read(self, ranges: Iterable[Range], keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
