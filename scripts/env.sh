@@ -10,7 +10,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
-  if ! "$VENV/bin/python" -m pip install -e "$ROOT[$EXTRAS]" >"$VENV/install.log" 2>&1; then
+  # torch==2.13.0 is a local CPU build: look in /opt/wheels too, never pull the CUDA build
+  links=()
+  [ -d /opt/wheels ] && links=(--find-links /opt/wheels)
+  if ! "$VENV/bin/python" -m pip install "${links[@]}" -e "$ROOT[$EXTRAS]" >"$VENV/install.log" 2>&1; then
     cat "$VENV/install.log" >&2
     exit 1
   fi

@@ -1,0 +1,272 @@
+"""PyTorch Lightning: ``Trainer(logger=ForkpointLogger(project="p"))`` and nothing else.
+
+A restore from a checkpoint while fitting (``ckpt_path=`` a path, ``"last"`` or ``"best"``) becomes
+a rewind of the run to the checkpoint's step (``on_resume="rewind"``), a fork there (``"fork"``), or
+a fork only if the hyperparameters changed (``"auto"``), so a crashed-and-resumed run shows exactly
+the history of an uninterrupted one.
+
+How it fits Lightning (2.6; hook order in shared/research/framework-hooks.md, part A):
+
+- The run id and ``global_step`` at save go into the checkpoint (``checkpoint["forkpoint"]``) through
+  the companion callback ``ForkpointCheckpoint``. The logger brings it along by itself: the
+  ``lightning.pytorch.callbacks_factory`` entry point adds one to every Trainer, and it does
+  nothing unless a ``ForkpointLogger`` is attached. Passing ``callbacks=[ForkpointCheckpoint()]``
+  explicitly also works (never both active: only the first one acts).
+- ``experiment`` is read by the Trainer before the checkpoint is loaded, so it is a lazy handle;
+  the run is opened in ``on_train_start`` (the first hook after restore for every strategy), or at
+  the first ``log_metrics`` outside fitting. Hyperparameters logged before that are kept and
+  written then (and compared, for ``"auto"``).
+- The cut: Lightning logs training metrics at ``global_step - 1``, and a checkpoint saved at
+  ``global_step = K`` holds everything up to step K-1; rows at steps >= K belong to the abandoned
+  timeline. So the run is rewound (or forked) at ``K - 1``.
+- Checkpoints without forkpoint state (weights-only, or written without this logger): a new run,
+  with a ``ForkpointWarning`` saying why. ``validate``/``test``/``predict`` with a checkpoint never
+  rewind anything.
+- ``finalize("success")`` (end of ``fit``, ``validate``, ``test``) finishes the run; a later stage
+  that logs reopens it (plain resume). ``finalize("failed")`` marks it crashed.
+- Only global rank 0 writes. The logger pickles without its live run.
+- ``name`` is the project; ``version`` is ``id`` if given, else ``name`` if given, else
+  ``"forkpoint"``: stable across restarts, so ``ckpt_path="last"`` finds ``ModelCheckpoint``'s files.
+"""
+
+from __future__ import annotations
+
+import warnings
+from argparse import Namespace
+from typing import Any, Mapping
+
+import forkpoint
+from forkpoint.errors import ForkpointWarning, UsageError
+
+try:
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import Callback
+    from lightning.pytorch.loggers.logger import Logger, rank_zero_experiment
+    from lightning.pytorch.trainer.states import TrainerFn
+    from lightning.pytorch.utilities import rank_zero_only
+    PACKAGE = "lightning.pytorch"
+except ImportError:  # pragma: no cover - exercised only where just pytorch_lightning is installed
+    import pytorch_lightning as pl  # type: ignore[no-redef]
+    from pytorch_lightning.callbacks import Callback  # type: ignore[no-redef]
+    from pytorch_lightning.loggers.logger import Logger, rank_zero_experiment  # type: ignore[no-redef]
+    from pytorch_lightning.trainer.states import TrainerFn  # type: ignore[no-redef]
+    from pytorch_lightning.utilities import rank_zero_only  # type: ignore[no-redef]
+    PACKAGE = "pytorch_lightning"
+
+CKPT_KEY = "forkpoint"
+ON_RESUME = ("rewind", "fork", "auto")
+
+
+def _plain(value: Any) -> Any:
+    """Hyperparameters as JSON-safe values: nested dicts stay nested, Namespaces become dicts."""
+    if isinstance(value, Namespace):
+        value = vars(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            return _plain(item())
+        except (ValueError, RuntimeError):
+            pass
+    if callable(value):
+        return getattr(value, "__qualname__", None) or getattr(value, "__name__", None) or repr(value)
+    return str(value)
+
+
+class _RunHandle:
+    """What ``logger.experiment`` returns: the forkpoint Run, opened at first use."""
+
+    def __init__(self, logger: "ForkpointLogger") -> None:
+        self._logger = logger
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger._open_run(), name)
+
+    def __repr__(self) -> str:
+        return f"<forkpoint run handle {self._logger._run_id or '(not opened yet)'}>"
+
+
+class ForkpointLogger(Logger):
+    """Lightning logger writing to a forkpoint run; see the module docstring for resume behaviour."""
+
+    def __init__(self, project: str | None = None, name: str | None = None, *, id: str | None = None,
+                 config: Mapping[str, Any] | None = None, tags: list[str] | None = None, notes: str | None = None,
+                 store: str | None = None, on_resume: str = "rewind", flush_interval: float = 1.0) -> None:
+        super().__init__()
+        if on_resume not in ON_RESUME:
+            raise UsageError(f"on_resume={on_resume!r}: expected 'rewind', 'fork' or 'auto'")
+        self._project = project
+        self._name = name
+        self._id = id
+        self._config = _plain(dict(config or {}))
+        self._tags = tags
+        self._notes = notes
+        self._store = store
+        self.on_resume = on_resume
+        self._flush_interval = flush_interval
+        self._run: forkpoint.Run | None = None
+        self._run_id: str | None = id
+        self._hparams: dict[str, Any] = {}
+        self._restore: dict[str, Any] | None = None  # set by ForkpointCheckpoint.on_load_checkpoint
+
+    # -- Logger contract ----------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._project or "default"
+
+    @property
+    def version(self) -> str:
+        return self._id or self._name or "forkpoint"
+
+    @property
+    def run_id(self) -> str | None:
+        """The forkpoint run id, once the run is open."""
+        return self._run_id
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> Any:
+        """The forkpoint ``Run`` (a handle that opens it on first use)."""
+        return self._run if self._run is not None else _RunHandle(self)
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        params = _plain(params)
+        if not isinstance(params, dict):
+            raise UsageError(f"log_hyperparams({params!r}): expected a dict or argparse.Namespace")
+        if self._run is None:
+            self._hparams.update(params)
+        else:
+            self._run.config.update(params)
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        run = self._open_run()
+        run.log(dict(metrics), step=step)
+
+    @rank_zero_only
+    def save(self) -> None:
+        """Called after every ``log_metrics``: the background writer makes rows durable, so no-op."""
+
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        if self._run is not None:
+            self._run.finish(exit_code=0 if status in ("success", "finished") else 1)
+            self._run = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_run"] = None  # picklable for spawn launchers; the copy reopens by id
+        return state
+
+    # -- opening the run ------------------------------------------------------------------------
+    def _kw(self) -> dict[str, Any]:
+        return dict(project=self._project, name=self._name, tags=self._tags, notes=self._notes, store=self._store,
+                    flush_interval=self._flush_interval)
+
+    def _open_run(self, trainer: Any = None) -> forkpoint.Run:
+        if self._run is not None:
+            return self._run
+        config = {**self._config, **self._hparams}
+        restore, self._restore = self._restore, None
+        if self._run_id is not None and restore is None:  # reopen (later stage, or a user-given id)
+            run = forkpoint.init(id=self._run_id, resume="allow", config=config, **self._kw())
+        elif restore is None:
+            run = forkpoint.init(config=config, **self._kw())
+        else:
+            run = self._branch(restore, config)
+        run.define_metric("epoch", step_metric=True)
+        self._run, self._run_id, self._hparams = run, run.id, {}
+        return run
+
+    def _branch(self, restore: dict[str, Any], config: dict[str, Any]) -> forkpoint.Run:
+        """Map a checkpoint restore to rewind or fork at ``global_step - 1``."""
+        saved, cut = restore.get("run_id"), restore["global_step"]
+        if saved is None:
+            warnings.warn(
+                f"checkpoint {restore.get('path')!r} has no forkpoint state (saved weights-only, or without "
+                "ForkpointLogger): starting a new run instead of rewinding", ForkpointWarning, stacklevel=3)
+            return forkpoint.init(config=config, **self._kw())
+        try:
+            view = forkpoint.Api(self._store).run(saved)
+        except LookupError:
+            warnings.warn(f"checkpoint names run {saved!r}, which is not in the store: starting a new run",
+                          ForkpointWarning, stacklevel=3)
+            return forkpoint.init(config=config, **self._kw())
+        mode = self.on_resume
+        if mode == "auto":
+            old = view.config
+            mode = "fork" if any(old.get(k) != v for k, v in config.items()) else "rewind"
+        last = view.last_step
+        at = None if last is None or cut < 1 else min(cut - 1, last)
+        kw = self._kw()
+        if mode == "fork":
+            if at is None:
+                return forkpoint.init(config=config, **kw)
+            return forkpoint.init(fork_from=f"{saved}?_step={at}", config=config, **kw)
+        if at is None or at >= last:  # nothing logged past the checkpoint: just continue the run
+            return forkpoint.init(id=saved, resume="must", config=config, **kw)
+        kw.pop("project")
+        return forkpoint.init(resume_from=f"{saved}?_step={at}", config=config, **kw)
+
+
+class ForkpointCheckpoint(Callback):
+    """Puts ``{run_id, global_step}`` into checkpoints and turns a restore into a rewind or fork.
+
+    Added to every Trainer by the ``callbacks_factory`` entry point; inert without a ForkpointLogger.
+    """
+
+    @property
+    def state_key(self) -> str:
+        return "ForkpointCheckpoint"
+
+    @staticmethod
+    def _loggers(trainer: Any) -> list[ForkpointLogger]:
+        return [lg for lg in trainer.loggers if isinstance(lg, ForkpointLogger)]
+
+    def _acts(self, trainer: Any) -> bool:
+        mine = [cb for cb in trainer.callbacks if isinstance(cb, ForkpointCheckpoint)]
+        return bool(mine) and mine[0] is self and bool(self._loggers(trainer))
+
+    def on_save_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]) -> None:
+        if not self._acts(trainer):
+            return
+        loggers = self._loggers(trainer)
+        for lg in loggers:
+            if lg._run is not None:
+                lg._run.flush()  # rows up to the checkpoint are durable before the checkpoint exists
+        checkpoint[CKPT_KEY] = {"format": 1, "global_step": int(trainer.global_step),
+                                "runs": [lg.run_id for lg in loggers]}
+
+    def on_load_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]) -> None:
+        if not self._acts(trainer) or trainer.state.fn != TrainerFn.FITTING:
+            return
+        state = checkpoint.get(CKPT_KEY) or {}
+        runs = state.get("runs") or []
+        step = state.get("global_step", checkpoint.get("global_step", 0))
+        for i, lg in enumerate(self._loggers(trainer)):
+            lg._restore = {"run_id": runs[i] if i < len(runs) else None, "global_step": int(step),
+                           "path": getattr(trainer, "ckpt_path", None)}
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        if self._acts(trainer) and trainer.is_global_zero:
+            for lg in self._loggers(trainer):
+                lg._open_run(trainer)
+
+
+def callbacks_factory() -> list[Callback]:
+    """Entry point ``lightning.pytorch.callbacks_factory``: the companion callback for every Trainer."""
+    return [ForkpointCheckpoint()] if PACKAGE == "lightning.pytorch" else []
+
+
+def callbacks_factory_pl() -> list[Callback]:
+    """Entry point ``pytorch_lightning.callbacks_factory`` (used only when bound to that package)."""
+    return [ForkpointCheckpoint()] if PACKAGE == "pytorch_lightning" else []
+
+
+__all__ = ["ForkpointLogger", "ForkpointCheckpoint", "callbacks_factory"]
