@@ -11,10 +11,11 @@ import atexit
 import signal
 import sys
 import threading
-import weakref
 from typing import Any
 
-_runs: "weakref.WeakSet[Any]" = weakref.WeakSet()
+# Strong references on purpose: a Run the user dropped without finish() still holds queued rows
+# and must still be finished (and flushed) at exit.
+_runs: set[Any] = set()
 _installed = False
 _uncaught = False
 _prev_term: Any = None

@@ -81,3 +81,19 @@ def test_flush_interval_zero_is_durable_at_return(store, api):
     with forkpoint.init(store=store, flush_interval=0) as run:
         run.log({"a": 1})
         assert forkpoint.Api(store).run(run.id).history() == [{"_step": 0, "a": 1}]
+
+
+DROPPED = textwrap.dedent("""
+    import gc, sys, forkpoint
+    run = forkpoint.init(project="d", id="dropped", store=sys.argv[1], flush_interval=60)
+    for i in range(50):
+        run.log({"i": i})
+    del run          # never finished, no reference left
+    gc.collect()
+""")
+
+
+def test_a_dropped_unfinished_run_is_still_flushed_and_finished_at_exit(store, api):
+    subprocess.run([sys.executable, "-c", DROPPED, store], check=True, timeout=60)
+    v = api.run("dropped")
+    assert [r["i"] for r in v.history()] == list(range(50)) and v.state == "finished"
