@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, in a local virtualenv it sets up itself: bash scripts/test.sh [pytest args]
 set -euo pipefail
-FORKPOINT_EXTRAS="${FORKPOINT_EXTRAS:-dev,postgres,lightning}"
+FORKPOINT_EXTRAS="${FORKPOINT_EXTRAS:-dev,postgres,lightning,keras}"
+export KERAS_BACKEND="${KERAS_BACKEND:-torch}"
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 exec "$PY" -m pytest "$@"

@@ -72,6 +72,12 @@ def api(store: str) -> forkpoint.Api:
 
 
 @pytest.fixture(autouse=True)
-def _no_env_store(monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No store from the environment, and a private working directory: defaults such as
+    ./forkpoint/ land there, not in the checkout (where a bare forkpoint/ folder would shadow the
+    editable-installed package)."""
     monkeypatch.delenv("FORKPOINT_STORE", raising=False)
     monkeypatch.delenv("FORKPOINT_PROJECT", raising=False)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)

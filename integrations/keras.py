@@ -1,0 +1,259 @@
+"""Keras 3: ``model.fit(..., callbacks=[BackupAndRestore(d), ForkpointCallback(project="p")])``.
+
+Also the ``ModelCheckpoint`` + ``load_model``/``load_weights`` + ``fit(initial_epoch=...)`` path.
+Tested with ``KERAS_BACKEND=torch``; the hooks used are the same on tensorflow and jax (untested).
+
+How it fits Keras (3.15; details in shared/research/framework-hooks.md, part B):
+
+- Steps: batch metrics go to ``_step = optimizer.iterations`` after the update (the first batch is
+  step 1), as ``batch/<name>``. Epoch metrics (validation included) go to the step of the epoch's
+  last update, as ``epoch/<name>``, with ``epoch`` (0-based, as Keras counts) declared a step
+  metric, so ``"<id>?epoch=2"`` specs work.
+- The sidecar: ``forkpoint.json`` holds the run id and the iteration count at each save. It is
+  written atomically (temp file + rename) beside the ``BackupAndRestore`` backup and beside
+  ``ModelCheckpoint``'s files (both found in the fit's callback list), or in ``state_dir`` when
+  given. At each save the run's rows are flushed first, so rows up to the saved iteration are
+  durable before the backup exists.
+- The decision waits for the first ``on_train_batch_begin``: only then are ``iterations`` and the
+  initial epoch final, whatever the callback order and however the model was restored. If the
+  sidecar names a run and the model's restored ``iterations`` is below that run's last step, the run
+  is rewound to ``iterations`` (``on_resume="rewind"``), forked there (``"fork"``), or forked only
+  if the config differs (``"auto"``). No sidecar, or a fresh model (``iterations == 0``): a new run.
+- Keras restarts the epoch at batch 0 after a mid-epoch backup, while ``iterations`` goes on. So
+  a run resumed from a ``save_freq=<batches>`` backup runs more iterations than an uninterrupted
+  one. Its history is still exact: rows up to the restored iteration are kept, the abandoned rows
+  go to the archived branch, and then it shows what Keras ran. Epoch-level backups and
+  checkpoints give point-for-point the history of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+import warnings
+from typing import Any, Mapping
+
+import keras
+
+import forkpoint
+from forkpoint.errors import ForkpointWarning, UsageError
+
+SIDECAR = "forkpoint.json"
+ON_RESUME = ("rewind", "fork", "auto")
+
+
+def _num(v: Any) -> Any:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return int(f) if isinstance(v, int) and not isinstance(v, bool) else f
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    n = _num(value)
+    return n if n is not None else str(value)
+
+
+def close_stale(run_id: str) -> None:
+    """A fit that died with an exception in this process (Keras calls no hook then) left its run
+    open; a restart in the same process (a notebook) closes it as crashed before branching."""
+    from forkpoint import lifecycle
+
+    for run in lifecycle.open_runs():
+        if run.id == run_id:
+            run.finish(exit_code=1)
+
+
+class _SaveMirror:
+    """Mirrors a Keras saver's batch schedule (``_should_save_on_batch``) to know when it saves."""
+
+    def __init__(self, every: int) -> None:
+        self.every, self.seen, self.last = every, 0, 0
+
+    def due(self, batch: int) -> bool:
+        add = batch + 1 if batch <= self.last else batch - self.last
+        self.seen += add
+        self.last = batch
+        if self.seen >= self.every:
+            self.seen = 0
+            return True
+        return False
+
+
+class ForkpointCallback(keras.callbacks.Callback):
+    """Logs Keras training to a forkpoint run; a restored backup or checkpoint rewinds or forks it."""
+
+    def __init__(self, project: str | None = None, name: str | None = None, *, id: str | None = None,
+                 config: Mapping[str, Any] | None = None, tags: list[str] | None = None, notes: str | None = None,
+                 store: str | None = None, on_resume: str = "rewind", state_dir: str | None = None,
+                 flush_interval: float = 1.0) -> None:
+        super().__init__()
+        if on_resume not in ON_RESUME:
+            raise UsageError(f"on_resume={on_resume!r}: expected 'rewind', 'fork' or 'auto'")
+        self.project, self.name, self.id = project, name, id
+        self.user_config = _json_safe(dict(config or {}))
+        self.tags, self.notes, self.store = tags, notes, store
+        self.on_resume, self.state_dir, self.flush_interval = on_resume, state_dir, flush_interval
+        self.run: forkpoint.Run | None = None
+        self._dirs: list[str] = []
+        self._mirrors: list[_SaveMirror] = []
+        self._epoch = 0
+
+    # -- where the sidecar lives ------------------------------------------------------------------
+    def _find_savers(self) -> None:
+        """The fit's callback list is the caller's ``self`` (``CallbackList.on_train_begin``)."""
+        dirs: list[str] = []
+        self._mirrors = []
+        frame = sys._getframe(1)
+        for _ in range(4):
+            owner = frame.f_locals.get("self") if frame else None
+            if owner is not None and hasattr(owner, "callbacks") and isinstance(owner.callbacks, list):
+                for cb in owner.callbacks:
+                    if isinstance(cb, keras.callbacks.BackupAndRestore):
+                        dirs.append(str(cb.backup_dir))
+                    elif isinstance(cb, keras.callbacks.ModelCheckpoint):
+                        dirs.append(os.path.dirname(os.path.abspath(str(cb.filepath))))
+                    else:
+                        continue
+                    if isinstance(cb.save_freq, int):
+                        self._mirrors.append(_SaveMirror(cb.save_freq))
+                break
+            frame = frame.f_back if frame else None
+        if self.state_dir:
+            dirs = [self.state_dir]
+        if not dirs:
+            dirs = [os.path.join("forkpoint", "keras", self.project or "default", self.id or self.name or "run")]
+        self._dirs = dirs
+
+    def _read_sidecar(self) -> dict[str, Any] | None:
+        for d in self._dirs:
+            try:
+                with open(os.path.join(d, SIDECAR)) as f:
+                    return json.load(f)
+            except (OSError, ValueError):
+                continue
+        return None
+
+    def _save_point(self) -> None:
+        """A save happens now: make the rows durable, then record the run id and iteration."""
+        if self.run is None:
+            return
+        self.run.flush()
+        it = self._iterations()
+        for d in self._dirs:
+            os.makedirs(d, exist_ok=True)
+            path = os.path.join(d, SIDECAR)
+            try:
+                with open(path) as f:
+                    state = json.load(f)
+            except (OSError, ValueError):
+                state = {}
+            if state.get("run_id") != self.run.id:
+                state = {"format": 1, "run_id": self.run.id, "project": self.run.project, "saves": []}
+            state["saves"] = (state["saves"] + [{"iterations": it, "epoch": self._epoch}])[-100:]
+            fd, tmp = tempfile.mkstemp(dir=d, prefix=".forkpoint-")
+            with os.fdopen(fd, "w") as f:
+                json.dump(state, f)
+            os.replace(tmp, path)
+
+    # -- the run ----------------------------------------------------------------------------------
+    def _iterations(self) -> int:
+        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+
+    def _config(self) -> dict[str, Any]:
+        cfg: dict[str, Any] = {}
+        opt = getattr(self.model, "optimizer", None)
+        if opt is not None:
+            ocfg = _json_safe(opt.get_config())
+            cfg["optimizer"] = {k: v for k, v in ocfg.items() if k in (
+                "name", "learning_rate", "weight_decay", "momentum", "beta_1", "beta_2", "epsilon", "clipnorm",
+                "clipvalue", "global_clipnorm", "nesterov", "gradient_accumulation_steps")}
+        cfg["model"] = {"name": self.model.name, "params": int(self.model.count_params())}
+        cfg.update(self.user_config)
+        return cfg
+
+    def _kw(self) -> dict[str, Any]:
+        return dict(project=self.project, name=self.name, tags=self.tags, notes=self.notes, store=self.store,
+                    flush_interval=self.flush_interval)
+
+    def _open(self) -> forkpoint.Run:
+        it = self._iterations()
+        config = self._config()
+        state = self._read_sidecar() if it > 0 else None
+        run = self._branch(state, it, config) if state and state.get("run_id") else None
+        if run is None:
+            if it > 0:
+                warnings.warn(f"the model was restored at iteration {it} but no forkpoint sidecar names its run "
+                              f"(looked in {self._dirs}): starting a new run", ForkpointWarning, stacklevel=3)
+            run = forkpoint.init(id=self.id, resume="allow" if self.id else None, config=config, **self._kw())
+        run.define_metric("epoch", step_metric=True)
+        return run
+
+    def _branch(self, state: dict[str, Any], it: int, config: dict[str, Any]) -> forkpoint.Run | None:
+        saved = state["run_id"]
+        close_stale(saved)
+        try:
+            view = forkpoint.Api(self.store).run(saved)
+        except LookupError:
+            return None
+        mode = self.on_resume
+        if mode == "auto":
+            old = view.config
+            hyper = lambda c: {k: v for k, v in (c.get("optimizer") or {}).items() if k != "name"}  # noqa: E731
+            mode = "fork" if any(old.get(k) != v for k, v in self.user_config.items()) or \
+                hyper(old) != hyper(config) else "rewind"
+        last = view.last_step
+        kw = self._kw()
+        if mode == "fork":
+            at = it if last is None else min(it, last)
+            return forkpoint.init(fork_from=f"{saved}?_step={at}", config=config, **kw)
+        if last is None or it >= last:
+            return forkpoint.init(id=saved, resume="must", config=config, **kw)
+        kw.pop("project")
+        return forkpoint.init(resume_from=f"{saved}?_step={it}", config=config, **kw)
+
+    # -- Keras hooks ------------------------------------------------------------------------------
+    def on_train_begin(self, logs: Any = None) -> None:
+        self._find_savers()
+        if self.run is not None:  # a second fit() with the same callback: continue where it stopped
+            return
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+        if self.run is None:
+            self.run = self._open()
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        if self.run is None:
+            return
+        row = {f"batch/{k}": v for k, v in ((k, _num(v)) for k, v in (logs or {}).items()) if v is not None}
+        self.run.log(row, step=self._iterations())
+        if any([m.due(batch) for m in self._mirrors]):
+            self._save_point()
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        if self.run is None:
+            return
+        row = {f"epoch/{k}": v for k, v in ((k, _num(v)) for k, v in (logs or {}).items()) if v is not None}
+        row["epoch"] = epoch
+        self.run.log(row, step=self._iterations())
+        self._save_point()
+
+    def on_train_end(self, logs: Any = None) -> None:
+        if self.run is not None:
+            self.run.finish()
+            self.run = None
