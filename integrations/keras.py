@@ -39,10 +39,10 @@ from typing import Any, Mapping
 import keras
 
 import forkpoint
+from forkpoint.checkpoint import ON_RESUME, open_at
 from forkpoint.errors import ForkpointWarning, UsageError
 
 SIDECAR = "forkpoint.json"
-ON_RESUME = ("rewind", "fork", "auto")
 
 
 def _num(v: Any) -> Any:
@@ -64,16 +64,6 @@ def _json_safe(value: Any) -> Any:
         return value if math.isfinite(value) else str(value)
     n = _num(value)
     return n if n is not None else str(value)
-
-
-def close_stale(run_id: str) -> None:
-    """A fit that died with an exception in this process (Keras calls no hook then) left its run
-    open; a restart in the same process (a notebook) closes it as crashed before branching."""
-    from forkpoint import lifecycle
-
-    for run in lifecycle.open_runs():
-        if run.id == run_id:
-            run.finish(exit_code=1)
 
 
 class _SaveMirror:
@@ -177,8 +167,9 @@ class ForkpointCallback(keras.callbacks.Callback):
         opt = getattr(self.model, "optimizer", None)
         if opt is not None:
             ocfg = _json_safe(opt.get_config())
+            # not its name: Keras numbers it per process (sgd, sgd_1), which is no hyperparameter
             cfg["optimizer"] = {k: v for k, v in ocfg.items() if k in (
-                "name", "learning_rate", "weight_decay", "momentum", "beta_1", "beta_2", "epsilon", "clipnorm",
+                "learning_rate", "weight_decay", "momentum", "beta_1", "beta_2", "epsilon", "clipnorm",
                 "clipvalue", "global_clipnorm", "nesterov", "gradient_accumulation_steps")}
         cfg["model"] = {"name": self.model.name, "params": int(self.model.count_params())}
         cfg.update(self.user_config)
@@ -202,27 +193,9 @@ class ForkpointCallback(keras.callbacks.Callback):
         return run
 
     def _branch(self, state: dict[str, Any], it: int, config: dict[str, Any]) -> forkpoint.Run | None:
-        saved = state["run_id"]
-        close_stale(saved)
-        try:
-            view = forkpoint.Api(self.store).run(saved)
-        except LookupError:
-            return None
-        mode = self.on_resume
-        if mode == "auto":
-            old = view.config
-            hyper = lambda c: {k: v for k, v in (c.get("optimizer") or {}).items() if k != "name"}  # noqa: E731
-            mode = "fork" if any(old.get(k) != v for k, v in self.user_config.items()) or \
-                hyper(old) != hyper(config) else "rewind"
-        last = view.last_step
-        kw = self._kw()
-        if mode == "fork":
-            at = it if last is None else min(it, last)
-            return forkpoint.init(fork_from=f"{saved}?_step={at}", config=config, **kw)
-        if last is None or it >= last:
-            return forkpoint.init(id=saved, resume="must", config=config, **kw)
-        kw.pop("project")
-        return forkpoint.init(resume_from=f"{saved}?_step={it}", config=config, **kw)
+        # "auto" compares the optimizer's hyperparameters and the user's config
+        return open_at(state["run_id"], it, on_resume=self.on_resume, config=config,
+                       hyper=["optimizer", *self.user_config], **self._kw())
 
     # -- Keras hooks ------------------------------------------------------------------------------
     def on_train_begin(self, logs: Any = None) -> None:

@@ -36,6 +36,7 @@ from argparse import Namespace
 from typing import Any, Mapping
 
 import forkpoint
+from forkpoint.checkpoint import ON_RESUME, open_at
 from forkpoint.errors import ForkpointWarning, UsageError
 
 try:
@@ -54,7 +55,6 @@ except ImportError:  # pragma: no cover - exercised only where just pytorch_ligh
     PACKAGE = "pytorch_lightning"
 
 CKPT_KEY = "forkpoint"
-ON_RESUME = ("rewind", "fork", "auto")
 
 
 def _plain(value: Any) -> Any:
@@ -187,32 +187,17 @@ class ForkpointLogger(Logger):
     def _branch(self, restore: dict[str, Any], config: dict[str, Any]) -> forkpoint.Run:
         """Map a checkpoint restore to rewind or fork at ``global_step - 1``."""
         saved, cut = restore.get("run_id"), restore["global_step"]
+        run = None
         if saved is None:
             warnings.warn(
                 f"checkpoint {restore.get('path')!r} has no forkpoint state (saved weights-only, or without "
                 "ForkpointLogger): starting a new run instead of rewinding", ForkpointWarning, stacklevel=3)
-            return forkpoint.init(config=config, **self._kw())
-        try:
-            view = forkpoint.Api(self._store).run(saved)
-        except LookupError:
-            warnings.warn(f"checkpoint names run {saved!r}, which is not in the store: starting a new run",
-                          ForkpointWarning, stacklevel=3)
-            return forkpoint.init(config=config, **self._kw())
-        mode = self.on_resume
-        if mode == "auto":
-            old = view.config
-            mode = "fork" if any(old.get(k) != v for k, v in config.items()) else "rewind"
-        last = view.last_step
-        at = None if last is None or cut < 1 else min(cut - 1, last)
-        kw = self._kw()
-        if mode == "fork":
-            if at is None:
-                return forkpoint.init(config=config, **kw)
-            return forkpoint.init(fork_from=f"{saved}?_step={at}", config=config, **kw)
-        if at is None or at >= last:  # nothing logged past the checkpoint: just continue the run
-            return forkpoint.init(id=saved, resume="must", config=config, **kw)
-        kw.pop("project")
-        return forkpoint.init(resume_from=f"{saved}?_step={at}", config=config, **kw)
+        elif cut >= 1:
+            run = open_at(saved, cut - 1, on_resume=self.on_resume, config=config, **self._kw())
+            if run is None:
+                warnings.warn(f"checkpoint names run {saved!r}, which is not in the store: starting a new run",
+                              ForkpointWarning, stacklevel=3)
+        return run or forkpoint.init(config=config, **self._kw())
 
 
 class ForkpointCheckpoint(Callback):
