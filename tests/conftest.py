@@ -51,17 +51,27 @@ def with_schema(url: str, schema: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}schema={schema}"
 
 
+def finish_open_runs() -> None:
+    """Runs a test left open (a training loop that died mid-run) are closed before their store goes."""
+    from forkpoint import lifecycle
+
+    for run in lifecycle.open_runs():
+        run.finish(exit_code=1)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A store URL for one test: a fresh SQLite file, or a fresh PostgreSQL schema."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'runs.db'}"
         yield url
+        finish_open_runs()
         close_store(url)
         return
     schema = f"fp_test_{uuid.uuid4().hex[:12]}"
     url = with_schema(postgres_url(), schema)
     yield url
+    finish_open_runs()
     close_store(url)
     drop_schema(schema)
 

@@ -20,6 +20,9 @@ def pg_store():
     schema = f"fp_test_{uuid.uuid4().hex[:12]}"
     url = with_schema(postgres_url(), schema)
     yield url
+    from conftest import finish_open_runs
+
+    finish_open_runs()
     close_store(url)
     drop_schema(schema)
 
