@@ -86,6 +86,22 @@ def cmd_history(api: Api, args: argparse.Namespace) -> None:
         w.writerow([row.get(c, "") for c in cols])
 
 
+def cmd_ui(api: Api, args: argparse.Namespace) -> None:
+    from .ui.server import make_server
+
+    try:
+        srv = make_server(api.store, args.host, args.port)
+    except OSError as exc:
+        raise ForkpointError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    print(f"forkpoint ui: http://{args.host}:{srv.server_address[1]}/  (store {api.store.url}; Ctrl-C stops)", flush=True)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.server_close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="forkpoint", description="Inspect forkpoint runs, rewinds and forks.")
     p.add_argument("--store", help="store path or URL (default: $FORKPOINT_STORE or ./forkpoint/runs.db)")
@@ -105,7 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["csv", "json"], default="csv")
     s.add_argument("--own-only", action="store_true", help="leave out rows inherited from a fork parent")
     s.set_defaults(fn=cmd_history)
-    for name in ("runs", "show", "tree", "history"):
+    s = sub.add_parser("ui", help="local read-only web UI with charts (binds 127.0.0.1)")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8765)
+    s.set_defaults(fn=cmd_ui)
+    for name in ("runs", "show", "tree", "history", "ui"):
         sub.choices[name].add_argument("--store", dest="sub_store", help=argparse.SUPPRESS)
     return p
 

@@ -1,0 +1,128 @@
+"""The UI in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright).
+
+Opens the pages of a rewound and a forked run, checks that the charts and the lineage render with
+the right series, and saves screenshots under artifacts/ui/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from test_ui_api import lineage
+from forkpoint.ui.server import serve_in_thread
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "ui"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        msg = f"{CHROMIUM} is missing (Debian packages chromium and chromium-driver; scripts/test.sh installs them)"
+        if os.environ.get("FORKPOINT_REQUIRE_BROWSER") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, store, request):
+    rid = lineage(store)
+    srv, url = serve_in_thread(store)
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+    yield pg, url, rid, errors
+    pg.close()
+    srv.shutdown()
+    srv.server_close()
+
+
+def shot(pg, name, store):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}-{'postgres' if store.startswith('postgres') else 'sqlite'}.png"
+    pg.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+
+
+def charts(pg):
+    pg.wait_for_selector("#charts[data-ready='1']", timeout=15_000)
+    return {el.get_attribute("data-key"): (json.loads(el.get_attribute("data-series")),
+                                           json.loads(el.get_attribute("data-marks")))
+            for el in pg.query_selector_all(".chart")}
+
+
+def test_runs_table_sorts_and_filters(page, store):
+    pg, url, rid, errors = page
+    pg.goto(url + "/")
+    pg.wait_for_selector("#runs tbody tr")
+    assert sorted(r.get_attribute("data-run") for r in pg.query_selector_all("#runs tbody tr")) == sorted([rid, "kid"])
+    pg.click("th[data-key='id']")
+    first = pg.query_selector("#runs tbody tr").get_attribute("data-run")
+    pg.click("th[data-key='id']")
+    assert pg.query_selector("#runs tbody tr").get_attribute("data-run") != first
+    pg.fill("#filter", "kid")
+    assert [r.get_attribute("data-run") for r in pg.query_selector_all("#runs tbody tr")] == ["kid"]
+    shot(pg, "runs", store)
+    assert errors == []
+
+
+def test_rewound_run_page(page, store):
+    pg, url, rid, errors = page
+    pg.goto(f"{url}/run/{rid}")
+    got = charts(pg)
+    assert set(got) == {"metric"}
+    series, marks = got["metric"]
+    assert series == [{"label": rid, "points": 300}] and sorted(marks) == [150, 200]
+    assert pg.query_selector("canvas") is not None
+    lineage_text = pg.inner_text("#lineage")
+    assert f"archived {rid}~1" in lineage_text and "fork kid" in lineage_text and "rewound at _step=200" in lineage_text
+    pg.check("#show-archived")
+    pg.wait_for_function(f"document.querySelector('.chart') && document.querySelector('.chart').dataset.series.includes('{rid}~1')")
+    series, _ = charts(pg)["metric"]
+    assert {s["label"] for s in series} == {rid, f"{rid}~1"}
+    shot(pg, "rewound-run", store)
+    pg.click(f"#lineage a[href='/run/kid']")
+    pg.wait_for_url(f"{url}/run/kid")
+    assert errors == []
+
+
+def test_forked_run_page(page, store):
+    pg, url, rid, errors = page
+    pg.goto(f"{url}/run/kid")
+    got = charts(pg)
+    assert set(got) == {"metric", "extra"}
+    series, marks = got["metric"]
+    assert series == [{"label": "kid (inherited)", "points": 151}, {"label": "kid", "points": 109}] and marks == [150]
+    assert got["extra"][0] == [{"label": "kid", "points": 109}]
+    assert '"lr": 0.1' in pg.inner_text("#config")
+    assert pg.query_selector("#lineage .current a").inner_text() == "kid"
+    shot(pg, "forked-run", store)
+    assert errors == []
+
+
+def test_compare_page(page, store):
+    pg, url, rid, errors = page
+    pg.goto(f"{url}/compare?runs={rid},kid")
+    got = charts(pg)
+    assert [s["label"] for s in got["metric"][0]] == [rid, "kid"]
+    shot(pg, "compare", store)
+    assert errors == []
+
+
+def test_unknown_run_shows_the_error(page, store):
+    pg, url, rid, errors = page
+    pg.goto(f"{url}/run/nosuch")
+    pg.wait_for_selector("#error")
+    assert "'nosuch' not found" in pg.inner_text("#error")
