@@ -110,6 +110,9 @@ class Store(ABC):
     def read(self, ranges: Iterable[Range], keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Rows of the ranges, in step order, each ``{"_step": s, key: value, ...}``."""
     @abstractmethod
+    def read_series(self, ranges: Iterable[Range], key: str) -> tuple[list[int], list[Any]]:
+        """One key's steps and values over the ranges, in step order (charts read this)."""
+    @abstractmethod
     def last_values(self, r: Range) -> dict[str, tuple[int, Any]]:
         """``key -> (step, value)`` of the last row holding each key within ``r``."""
     @abstractmethod

@@ -296,16 +296,27 @@ class SQLStore(Store):
             f"AND first_step <= ? AND last_step >= ? ORDER BY {order}",
             (r.segment, kid, r.hi, r.lo)).fetchall()
 
+    def read_series(self, ranges: Iterable[Range], key: str) -> tuple[list[int], list[Any]]:
+        steps: list[int] = []
+        values: list[Any] = []
+        ids = self._ids([key])
+        if ids:
+            (kid,) = ids
+            for r in ranges:
+                st, vs = blocks.merge(self._blocks(r, kid), r.lo, r.hi)
+                steps.extend(st)
+                values.extend(vs)
+        return steps, values
+
     def read(self, ranges: Iterable[Range], keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
+        if keys is not None and len(keys) == 1:
+            (name,) = keys
+            steps, values = self.read_series(ranges, name)
+            return [{"_step": s, name: v} for s, v in zip(steps, values)]
         wanted = self._ids(keys) if keys is not None else None
         for r in ranges:
             kids = wanted if wanted is not None else {k: self._name(k) for k in self._segment_key_ids(r.segment)}
-            if len(kids) == 1:
-                ((kid, name),) = kids.items()
-                st, vs = blocks.merge(self._blocks(r, kid), r.lo, r.hi)
-                out.extend([{"_step": s, name: v} for s, v in zip(st, vs)])
-                continue
             by_step: dict[int, dict[str, Any]] = {}
             for kid, name in kids.items():
                 st, vs = blocks.merge(self._blocks(r, kid), r.lo, r.hi)

@@ -9,26 +9,23 @@ from typing import Any
 
 def minmax(steps: list[int], values: list[Any], max_points: int) -> tuple[list[int], list[Any]]:
     """At most ``max_points`` points: per bucket of consecutive points, its minimum and maximum
-    (in step order), plus the first and last point. Non-numeric values are dropped."""
-    pairs = [(s, v) for s, v in zip(steps, values) if isinstance(v, (int, float)) and not isinstance(v, bool)
-             and not (isinstance(v, float) and math.isnan(v))]
-    n = len(pairs)
+    (in step order), plus the first and last point. Non-numbers and NaN are dropped (chart gaps)."""
+    if not all(type(v) in (int, float) and v == v for v in values):
+        keep = [i for i, v in enumerate(values) if isinstance(v, (int, float)) and not isinstance(v, bool)
+                and not (isinstance(v, float) and math.isnan(v))]
+        steps, values = [steps[i] for i in keep], [values[i] for i in keep]
+    n = len(values)
     if n <= max_points or max_points < 4:
-        return [s for s, _ in pairs], [v for _, v in pairs]
+        return list(steps), list(values)
     buckets = max_points // 2 - 1
     size = n / buckets
-    out_s, out_v = [pairs[0][0]], [pairs[0][1]]
+    picks = [0]
     for b in range(buckets):
-        chunk = pairs[int(b * size):int((b + 1) * size)]
-        if not chunk:
-            continue
-        lo = min(chunk, key=lambda p: p[1])
-        hi = max(chunk, key=lambda p: p[1])
-        for s, v in sorted({lo, hi}):
-            if s != out_s[-1]:
-                out_s.append(s)
-                out_v.append(v)
-    if out_s[-1] != pairs[-1][0]:
-        out_s.append(pairs[-1][0])
-        out_v.append(pairs[-1][1])
-    return out_s, out_v
+        a, e = int(b * size), int((b + 1) * size)
+        chunk = values[a:e]  # min/max/index run in C: the whole pass stays well under a second for 1 M points
+        if chunk:
+            i, j = a + chunk.index(min(chunk)), a + chunk.index(max(chunk))
+            picks.extend((i, j) if i <= j else (j, i))
+    picks.append(n - 1)
+    out = sorted(set(picks))
+    return [steps[i] for i in out], [values[i] for i in out]

@@ -79,9 +79,7 @@ def series(api: Api, ref: str, key: str, points: int) -> dict[str, Any]:
     out, total = [], 0
     for part in ("inherited", "own"):
         ranges = [r for r in v.ranges() if (r.run_id == v.run_id) == (part == "own")]
-        rows = api.store.read(ranges, [key]) if ranges else []
-        steps = [r["_step"] for r in rows]
-        values = [r[key] for r in rows]
+        steps, values = api.store.read_series(ranges, key) if ranges else ([], [])
         total += len(steps)
         s, y = minmax(steps, values, points)
         if s:
