@@ -23,6 +23,9 @@ from forkpoint import branch
 from forkpoint.spec import RunSpec
 from forkpoint.store import open_store
 
+sys.path.insert(0, str(Path(__file__).parent))
+from results import write_section  # noqa: E402
+
 KEYS = [f"m{k}" for k in range(10)]
 
 
@@ -209,15 +212,7 @@ def main() -> None:
            f"run {time.strftime('%Y-%m-%d %H:%M')}.")
     print(env + "\n\n" + table)
     if args.write_results:
-        path = Path(__file__).with_name("RESULTS.md")
-        text = path.read_text() if path.exists() else "# Benchmark results\n"
-        start, end = "<!-- core:start -->", "<!-- core:end -->"
-        block = f"{start}\n{env}\n\n{table}\n{end}"
-        if start in text:
-            text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
-        else:
-            text += "\n## Core (`benchmarks/bench_core.py`)\n\n" + block + "\n"
-        path.write_text(text)
+        write_section("core", "Core (`benchmarks/bench_core.py`)", f"{env}\n\n{table}")
 
 
 if __name__ == "__main__":

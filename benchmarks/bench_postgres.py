@@ -24,6 +24,7 @@ from forkpoint.store import close_store
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_core import KEYS, filled_run, time_branch  # noqa: E402
+from results import write_section  # noqa: E402
 
 BASE = os.environ.get("FORKPOINT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -118,15 +119,7 @@ def main() -> None:
            f"run {time.strftime('%Y-%m-%d %H:%M')}.")
     print(env + "\n\n" + table)
     if args.write_results:
-        path = Path(__file__).with_name("RESULTS.md")
-        text = path.read_text()
-        start, end = "<!-- postgres:start -->", "<!-- postgres:end -->"
-        block = f"{start}\n{env}\n\n{table}\n{end}"
-        if start in text:
-            text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
-        else:
-            text += "\n## PostgreSQL (`benchmarks/bench_postgres.py`)\n\n" + block + "\n"
-        path.write_text(text)
+        write_section("postgres", "PostgreSQL (`benchmarks/bench_postgres.py`)", f"{env}\n\n{table}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from forkpoint.ui.server import serve_in_thread
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_core import filled_run  # noqa: E402
+from results import write_section  # noqa: E402
 
 
 def fetch(url: str) -> tuple[float, dict]:
@@ -52,15 +53,9 @@ def main() -> None:
         "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)
     print(table)
     if args.write_results:
-        path = Path(__file__).with_name("RESULTS.md")
-        text = path.read_text()
-        start, end = "<!-- ui:start -->", "<!-- ui:end -->"
-        block = f"{start}\nRun {time.strftime('%Y-%m-%d %H:%M')}, same machine, SQLite store, min/max buckets to 2000 points.\n\n{table}\n{end}"
-        if start in text:
-            text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
-        else:
-            text += "\n## UI (`benchmarks/bench_ui.py`)\n\n" + block + "\n"
-        path.write_text(text)
+        write_section("ui", "UI (`benchmarks/bench_ui.py`)",
+                      f"Run {time.strftime('%Y-%m-%d %H:%M')}, same machine, SQLite store, min/max buckets to 2000 "
+                      f"points.\n\n{table}")
 
 
 if __name__ == "__main__":

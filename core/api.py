@@ -7,6 +7,7 @@ readable the same way and addressable as ``"<id>~k"``.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Sequence
 
@@ -95,6 +96,21 @@ class RunView:
         if own_only:
             ranges = [r for r in ranges if r.run_id == self.run_id]
         return self._store.read(ranges, list(keys) if keys is not None else None)
+
+    def artifacts(self) -> dict[str, dict[str, Any]]:
+        """Visible artifacts, newest record per name: ``{name: {"path", "size", "sha256", "step"}}``."""
+        keys = sorted({k for r in self.ranges() for k in self._store.keys(r.segment) if k.startswith("artifact/")})
+        out = {}
+        for row in self.history(keys=keys) if keys else []:
+            for k, v in row.items():
+                if k != "_step":
+                    out[k[len("artifact/"):]] = {**json.loads(v), "step": row["_step"]}
+        return out
+
+    def console(self, stream: str = "stdout") -> str:
+        """Captured console text of the visible history, in step order."""
+        key = f"console/{stream}"
+        return "".join(r[key] for r in self.history(keys=[key]))
 
     def history_df(self, keys: Sequence[str] | None = None, own_only: bool = False) -> Any:
         """``history()`` as a pandas DataFrame (needs pandas)."""

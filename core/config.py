@@ -8,6 +8,7 @@ see what a rewind or fork changed.
 from __future__ import annotations
 
 import copy
+import enum
 import json
 from typing import Any, Mapping
 
@@ -50,3 +51,27 @@ def to_plain(config: Any, what: str = "config") -> dict[str, Any]:
         return json.loads(json.dumps(dict(config), allow_nan=True))
     except (TypeError, ValueError) as exc:
         raise UsageError(f"{what} has a value that is not JSON-serialisable ({exc}); convert it to str, a number, a list or a dict") from None
+
+
+def json_safe(value: Any) -> Any:
+    """Framework hyperparameters as JSON values: mappings and Namespaces become dicts, tuples lists,
+    0-d tensors/arrays numbers, enums their value, callables their name, anything else ``str``."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if hasattr(value, "__dict__") and type(value).__name__ == "Namespace":
+        return json_safe(vars(value))
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [json_safe(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            return json_safe(item())
+        except (ValueError, RuntimeError, TypeError):
+            pass
+    if isinstance(value, enum.Enum):
+        return json_safe(value.value)
+    if callable(value):
+        return getattr(value, "__qualname__", None) or getattr(value, "__name__", None) or repr(value)
+    return str(value)

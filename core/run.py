@@ -7,12 +7,13 @@ to the background writer (see ``writer.py``); it never waits for disk unless ``f
 from __future__ import annotations
 
 import json
+import os
 import time
 import warnings
 from collections.abc import Iterator, MutableMapping
 from typing import Any, Callable, Mapping
 
-from . import lifecycle, lineage, owner
+from . import extras, lifecycle, lineage, owner
 from .config import to_plain
 from .errors import StepError, StepRegressionWarning, UsageError
 from .lineage import BranchPoint
@@ -100,7 +101,8 @@ class Summary(PersistentDict):
 class Run:
     """A run being written by this process. Use as a context manager or call ``finish()``."""
 
-    def __init__(self, store: Store, started: Started, *, on_step_regression: str, flush_interval: float) -> None:
+    def __init__(self, store: Store, started: Started, *, on_step_regression: str, flush_interval: float,
+                 capture_console: bool = False, system_metrics: float | None = None) -> None:
         rec, seg = started.run, started.segment
         self._store = store
         self._record = rec
@@ -123,6 +125,10 @@ class Run:
         self._sync = flush_interval == 0
         owner.open_runs.add(rec.id)
         lifecycle.register(self)
+        self._console = extras.install_console(self) if capture_console else None
+        self._sampler = extras.SystemSampler(self, system_metrics) if system_metrics else None
+        if self._sampler is not None:
+            self._sampler.start()
 
     # -- lineage ----------------------------------------------------------------------------
     @property
@@ -203,6 +209,20 @@ class Run:
         self._dropped += 1
         warnings.warn(msg, StepRegressionWarning, stacklevel=3)
 
+    def _put_extra(self, step: int, row: dict[str, Any]) -> None:
+        """Console text and system samples: written at ``step`` without moving the run's step."""
+        if not self._finished:
+            self._auto.update(row)
+            self._writer.put(step, row)
+
+    def log_artifact(self, path: str, name: str | None = None, step: int | None = None) -> None:
+        """Record a file (path, size, sha256) as ``artifact/<name>`` at ``step`` (default: the current
+        step), so it follows rewinds and forks like a metric. The file is not copied."""
+        name = name or os.path.basename(path)
+        if not isinstance(name, str) or not name:
+            raise UsageError(f"log_artifact name {name!r} is not a non-empty str")
+        self.log({f"artifact/{name}": extras.artifact_record(path)}, step=step, commit=False)
+
     def define_metric(self, name: str, *, step_metric: bool = True) -> None:
         """Declare ``name`` a step metric, so ``"<id>?<name>=<v>"`` specs can branch on it."""
         if not isinstance(name, str) or not name or name == "_step":
@@ -233,6 +253,10 @@ class Run:
         """Write everything, then mark the run ``finished`` (exit code 0) or ``crashed``."""
         if self._finished:
             return
+        if self._sampler is not None:
+            self._sampler.stop()
+        extras.uninstall_console(self._console)
+        self._console = None
         self._writer.close()  # raises if the rows cannot be written; finish() may then be called again
         with self._store.transaction():
             self._store.update_segment(self._segment.id, config=to_plain(self.config._data))

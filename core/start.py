@@ -34,7 +34,8 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
          resume: str | None = None, resume_from: str | RunSpec | None = None,
          fork_from: str | RunSpec | None = None, inherit_config: bool = True, tags: list[str] | None = None,
          notes: str | None = None, store: "str | os.PathLike[str] | Store | None" = None,
-         on_step_regression: str = "warn", flush_interval: float = 1.0) -> Run:
+         on_step_regression: str = "warn", flush_interval: float = 1.0, capture_console: bool = False,
+         system_metrics: float | None = None) -> Run:
     """Start a run: new, resumed (``id`` + ``resume``), rewound (``resume_from``) or forked (``fork_from``).
 
     - ``resume_from="<id>?_step=N"``: same run; visible history keeps rows ``<= N``; the rest stays in
@@ -43,6 +44,8 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
       ``<= N`` and then its own. Calling it again with the same ``id`` resumes that fork.
     - ``config`` is deep-merged over the run's (rewind, resume) or the parent's (fork, unless
       ``inherit_config=False``) config.
+    - ``capture_console=True`` records stdout/stderr per step; ``system_metrics=<seconds>`` samples
+      CPU and memory; both follow rewinds and forks like metrics (see ``extras.py``).
     """
     if project is not None:
         check_project(project)
@@ -79,6 +82,9 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
             f"resume_from={str(rewind_at)!r} names an archived branch: fork it instead (fork_from=...)")
     if fork_at and id is not None and id == fork_at.run_id:
         raise UsageError(f"id={id!r} is the run being forked; to rewind it use resume_from={str(fork_at)!r}")
+    if system_metrics is not None and (isinstance(system_metrics, bool) or not isinstance(system_metrics, (int, float))
+                                       or not math.isfinite(system_metrics) or system_metrics <= 0):
+        raise UsageError(f"system_metrics={system_metrics!r}: expected a sampling interval in seconds > 0, or None")
     if not isinstance(inherit_config, bool):
         raise UsageError(f"inherit_config={inherit_config!r} is not a bool")
     cfg = to_plain(config)
@@ -103,7 +109,8 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
             raise RunNotFoundError(f"resume='must' but run {id!r} does not exist in store {st.url}")
         started = branch.create(st, run_id=id, project=project or os.environ.get("FORKPOINT_PROJECT") or DEFAULT_PROJECT,
                                 **kw)
-    return Run(st, started, on_step_regression=on_step_regression, flush_interval=float(flush_interval))
+    return Run(st, started, on_step_regression=on_step_regression, flush_interval=float(flush_interval),
+               capture_console=bool(capture_console), system_metrics=system_metrics)
 
 
 def _flush_open(run_id: str) -> None:

@@ -29,7 +29,6 @@ How it fits Keras (3.15; details in shared/research/framework-hooks.md, part B):
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import tempfile
@@ -40,6 +39,7 @@ import keras
 
 import forkpoint
 from forkpoint.checkpoint import ON_RESUME, open_at
+from forkpoint.config import json_safe
 from forkpoint.errors import ForkpointWarning, UsageError
 
 SIDECAR = "forkpoint.json"
@@ -51,19 +51,6 @@ def _num(v: Any) -> Any:
     except (TypeError, ValueError):
         return None
     return int(f) if isinstance(v, int) and not isinstance(v, bool) else f
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    n = _num(value)
-    return n if n is not None else str(value)
 
 
 class _SaveMirror:
@@ -93,7 +80,7 @@ class ForkpointCallback(keras.callbacks.Callback):
         if on_resume not in ON_RESUME:
             raise UsageError(f"on_resume={on_resume!r}: expected 'rewind', 'fork' or 'auto'")
         self.project, self.name, self.id = project, name, id
-        self.user_config = _json_safe(dict(config or {}))
+        self.user_config = json_safe(dict(config or {}))
         self.tags, self.notes, self.store = tags, notes, store
         self.on_resume, self.state_dir, self.flush_interval = on_resume, state_dir, flush_interval
         self.run: forkpoint.Run | None = None
@@ -166,7 +153,7 @@ class ForkpointCallback(keras.callbacks.Callback):
         cfg: dict[str, Any] = {}
         opt = getattr(self.model, "optimizer", None)
         if opt is not None:
-            ocfg = _json_safe(opt.get_config())
+            ocfg = json_safe(opt.get_config())
             # not its name: Keras numbers it per process (sgd, sgd_1), which is no hyperparameter
             cfg["optimizer"] = {k: v for k, v in ocfg.items() if k in (
                 "learning_rate", "weight_decay", "momentum", "beta_1", "beta_2", "epsilon", "clipnorm",

@@ -32,11 +32,11 @@ How it fits Lightning (2.6; hook order in shared/research/framework-hooks.md, pa
 from __future__ import annotations
 
 import warnings
-from argparse import Namespace
 from typing import Any, Mapping
 
 import forkpoint
 from forkpoint.checkpoint import ON_RESUME, open_at
+from forkpoint.config import json_safe
 from forkpoint.errors import ForkpointWarning, UsageError
 
 try:
@@ -55,27 +55,6 @@ except ImportError:  # pragma: no cover - exercised only where just pytorch_ligh
     PACKAGE = "pytorch_lightning"
 
 CKPT_KEY = "forkpoint"
-
-
-def _plain(value: Any) -> Any:
-    """Hyperparameters as JSON-safe values: nested dicts stay nested, Namespaces become dicts."""
-    if isinstance(value, Namespace):
-        value = vars(value)
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    item = getattr(value, "item", None)
-    if callable(item):
-        try:
-            return _plain(item())
-        except (ValueError, RuntimeError):
-            pass
-    if callable(value):
-        return getattr(value, "__qualname__", None) or getattr(value, "__name__", None) or repr(value)
-    return str(value)
 
 
 class _RunHandle:
@@ -103,7 +82,7 @@ class ForkpointLogger(Logger):
         self._project = project
         self._name = name
         self._id = id
-        self._config = _plain(dict(config or {}))
+        self._config = json_safe(dict(config or {}))
         self._tags = tags
         self._notes = notes
         self._store = store
@@ -136,7 +115,7 @@ class ForkpointLogger(Logger):
 
     @rank_zero_only
     def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
-        params = _plain(params)
+        params = json_safe(params)
         if not isinstance(params, dict):
             raise UsageError(f"log_hyperparams({params!r}): expected a dict or argparse.Namespace")
         if self._run is None:

@@ -25,7 +25,6 @@ passed in ``callbacks=``. How it fits the Trainer (5.x; part C of shared/researc
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any, Mapping
 
@@ -34,6 +33,7 @@ from transformers.trainer_callback import ExportableState
 
 import forkpoint
 from forkpoint.checkpoint import ON_RESUME, open_at
+from forkpoint.config import json_safe
 from forkpoint.errors import ForkpointWarning, UsageError
 
 # End-of-training statistics of one train() call (train_loss is averaged over this process's steps
@@ -42,18 +42,6 @@ SESSION_STATS = ("train_runtime", "train_samples_per_second", "train_steps_per_s
 HYPER = ("learning_rate", "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm",
          "num_train_epochs", "max_steps", "lr_scheduler_type", "warmup_ratio", "warmup_steps",
          "per_device_train_batch_size", "gradient_accumulation_steps", "optim", "seed", "label_smoothing_factor")
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    return str(getattr(value, "value", value))  # enums keep their value
 
 
 def _metric_name(key: str) -> str:
@@ -71,7 +59,7 @@ class ForkpointCallback(TrainerCallback, ExportableState):
                  store: str | None = None, on_resume: str = "rewind", flush_interval: float = 1.0) -> None:
         if on_resume not in ON_RESUME:
             raise UsageError(f"on_resume={on_resume!r}: expected 'rewind', 'fork' or 'auto'")
-        self.project, self.name, self.id, self.config = project, name, id, _json_safe(dict(config or {}))
+        self.project, self.name, self.id, self.config = project, name, id, json_safe(dict(config or {}))
         self.tags, self.notes, self.store = tags, notes, store
         self.on_resume, self.flush_interval = on_resume, flush_interval
         self.run: forkpoint.Run | None = None
@@ -93,10 +81,10 @@ class ForkpointCallback(TrainerCallback, ExportableState):
                     flush_interval=self.flush_interval)
 
     def _full_config(self, args: Any, model: Any) -> dict[str, Any]:
-        cfg = _json_safe(args.to_dict()) if args is not None else {}
+        cfg = json_safe(args.to_dict()) if args is not None else {}
         model_cfg = getattr(model, "config", None)
         if model_cfg is not None and hasattr(model_cfg, "to_dict"):
-            cfg["model"] = _json_safe(model_cfg.to_dict())
+            cfg["model"] = json_safe(model_cfg.to_dict())
         cfg.update(self.config)
         return cfg
 

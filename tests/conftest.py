@@ -68,6 +68,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         finish_open_runs()
         close_store(url)
         return
+    yield from postgres_store()
+
+
+def postgres_store() -> Iterator[str]:
+    """A fresh schema on the test server; afterwards open runs are closed and the schema dropped."""
     schema = f"fp_test_{uuid.uuid4().hex[:12]}"
     url = with_schema(postgres_url(), schema)
     yield url

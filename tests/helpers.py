@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Iterable
 
 import forkpoint
 
@@ -17,3 +18,14 @@ def linear(store: str, n: int = 300, project: str = "p", **kw: Any) -> str:
 
 def steps(rows: list[dict[str, Any]]) -> list[int]:
     return [r["_step"] for r in rows]
+
+
+def same_history(a: list[dict[str, Any]], b: list[dict[str, Any]], skip: Iterable[str] = (), rel: float = 1e-5,
+                 abs_tol: float = 1e-7) -> None:
+    """Point for point: the same steps and keys, values allclose (``skip``: wall-clock keys)."""
+    skip = set(skip)
+    assert [r["_step"] for r in a] == [r["_step"] for r in b]
+    for ra, rb in zip(a, b):
+        assert ra.keys() == rb.keys(), (ra, rb)
+        for k in ra.keys() - skip:
+            assert math.isclose(ra[k], rb[k], rel_tol=rel, abs_tol=abs_tol), (k, ra, rb)

@@ -5,26 +5,18 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 
 import pytest
 
 import forkpoint
-from conftest import drop_schema, postgres_url, with_schema
+from conftest import postgres_store, postgres_url, with_schema
 from forkpoint import writer
-from forkpoint.store import close_store, open_store
+from forkpoint.store import open_store
 
 
 @pytest.fixture
 def pg_store():
-    schema = f"fp_test_{uuid.uuid4().hex[:12]}"
-    url = with_schema(postgres_url(), schema)
-    yield url
-    from conftest import finish_open_runs
-
-    finish_open_runs()
-    close_store(url)
-    drop_schema(schema)
+    yield from postgres_store()
 
 
 def test_url_schema_must_be_an_identifier():

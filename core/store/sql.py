@@ -134,16 +134,19 @@ class SQLStore(Store):
                 self._x("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     # -- runs -------------------------------------------------------------------------------
-    def _runs(self, sql: str, params: tuple = ()) -> list[RunRecord]:
+    def _records(self, cls: type, json_fields: tuple[str, ...], sql: str, params: tuple) -> list[Any]:
         cur = self._x(sql, params)
         cols = [c[0] for c in cur.description]
         out = []
         for row in cur.fetchall():
             d = dict(zip(cols, row))
-            for k in _JSON_RUN:
+            for k in json_fields:
                 d[k] = json.loads(d[k])
-            out.append(RunRecord(**d))
+            out.append(cls(**d))
         return out
+
+    def _runs(self, sql: str, params: tuple = ()) -> list[RunRecord]:
+        return self._records(RunRecord, _JSON_RUN, sql, params)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         got = self._runs("SELECT * FROM runs WHERE id = ?", (run_id,))
@@ -172,15 +175,7 @@ class SQLStore(Store):
 
     # -- segments ---------------------------------------------------------------------------
     def _segments(self, sql: str, params: tuple) -> list[SegmentRecord]:
-        cur = self._x(sql, params)
-        cols = [c[0] for c in cur.description]
-        out = []
-        for row in cur.fetchall():
-            d = dict(zip(cols, row))
-            for k in _JSON_SEG:
-                d[k] = json.loads(d[k])
-            out.append(SegmentRecord(**d))
-        return out
+        return self._records(SegmentRecord, _JSON_SEG, sql, params)
 
     def insert_segment(self, **fields: Any) -> int:
         for k in _JSON_SEG:

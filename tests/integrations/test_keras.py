@@ -13,6 +13,7 @@ keras = pytest.importorskip("keras")
 np = pytest.importorskip("numpy")
 
 import forkpoint  # noqa: E402
+from helpers import same_history  # noqa: E402
 from forkpoint.integrations.keras import ForkpointCallback  # noqa: E402
 
 BATCHES, EPOCHS = 4, 4
@@ -48,14 +49,6 @@ def fit(m, *callbacks, initial_epoch=0):
     x, y = data()
     m.fit(x, y, batch_size=8, epochs=EPOCHS, shuffle=False, validation_data=(x, y), verbose=0,
           callbacks=list(callbacks), initial_epoch=initial_epoch)
-
-
-def same_history(a, b):
-    assert [r["_step"] for r in a] == [r["_step"] for r in b]
-    for ra, rb in zip(a, b):
-        assert ra.keys() == rb.keys(), (ra, rb)
-        for k in ra:
-            assert math.isclose(ra[k], rb[k], rel_tol=1e-5, abs_tol=1e-7), (k, ra, rb)
 
 
 @pytest.fixture

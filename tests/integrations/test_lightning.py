@@ -17,6 +17,7 @@ torch = pytest.importorskip("torch")
 L = pytest.importorskip("lightning.pytorch")
 
 import forkpoint  # noqa: E402
+from helpers import same_history  # noqa: E402
 from forkpoint.integrations.lightning import ForkpointCheckpoint, ForkpointLogger  # noqa: E402
 
 BATCHES, EPOCHS = 6, 3
@@ -80,14 +81,6 @@ def fit(tmp, logger, *callbacks, ckpt_path=None, lr=0.05, **kw):
     t = trainer(tmp, logger, *callbacks, **kw)
     t.fit(Tiny(lr), loader(), loader(), ckpt_path=ckpt_path)
     return t
-
-
-def same_history(a, b):
-    assert [r["_step"] for r in a] == [r["_step"] for r in b]
-    for ra, rb in zip(a, b):
-        assert ra.keys() == rb.keys(), (ra, rb)
-        for k in ra:
-            assert math.isclose(ra[k], rb[k], rel_tol=1e-5, abs_tol=1e-7), (k, ra, rb)
 
 
 @pytest.fixture

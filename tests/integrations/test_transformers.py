@@ -10,6 +10,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 import forkpoint  # noqa: E402
+from helpers import same_history as _same  # noqa: E402
 from forkpoint.integrations.transformers import ForkpointCallback  # noqa: E402
 
 SAMPLES, BATCH, EPOCHS = 16, 4, 3  # 4 steps per epoch, 12 in all
@@ -53,13 +54,8 @@ def trainer(out, cb, *extra, lr=5e-3, save="steps", restore_cb_states=False):
                                 callbacks=[cb, *extra])
 
 
-def same_history(a, b, skip=("eval/runtime", "eval/samples_per_second", "eval/steps_per_second")):  # wall-clock
-    assert [r["_step"] for r in a] == [r["_step"] for r in b]
-    for ra, rb in zip(a, b):
-        assert ra.keys() == rb.keys(), (ra, rb)
-        for k in ra:
-            if k not in skip:
-                assert math.isclose(ra[k], rb[k], rel_tol=1e-4, abs_tol=1e-6), (k, ra, rb)
+def same_history(a, b):
+    _same(a, b, skip=("eval/runtime", "eval/samples_per_second", "eval/steps_per_second"), rel=1e-4, abs_tol=1e-6)
 
 
 @pytest.fixture
