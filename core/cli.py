@@ -52,11 +52,10 @@ def _tree(view: RunView, prefix: str, lines: list[str]) -> None:
     for i, (what, v) in enumerate(items):
         last = i == len(items) - 1
         branch = "`-- " if last else "|-- "
-        where = f"at _step={v.branch_step}" if what == "fork" else f"rows {_fmt(v.branch_step)}..{_fmt(v.last_step)} (abandoned)"
-        if what == "archived":
-            # an archived branch's own first step: the step after where it branched (or 0)
-            first = (v.branch_step + 1) if v.branch_step is not None else 0
-            where = f"steps {first}..{_fmt(v.last_step)}"
+        if what == "fork":
+            where = f"at _step={v.branch_step}"
+        else:  # an archived branch's own rows start after the step it branched at (or at 0)
+            where = f"steps {0 if v.branch_step is None else v.branch_step + 1}..{_fmt(v.last_step)}"
         lines.append(f"{prefix}{branch}{what} {v.id} [{v.state}] {where}")
         _tree(v, prefix + ("    " if last else "|   "), lines)
 

@@ -56,7 +56,7 @@ class PersistentDict(MutableMapping):
             raise AttributeError(f"{self._what} has no key {key!r}") from None
 
     def update(self, other: Any = (), /, **kw: Any) -> None:  # type: ignore[override]
-        new = to_plain({**dict(other), **kw} if not hasattr(other, "keys") or kw else other, self._what)
+        new = to_plain({**dict(other), **kw}, self._what)
         self._data.update(new)
         self._save(self._data)
 

@@ -167,11 +167,14 @@ class SQLStore(Store):
         self._x(f"INSERT INTO runs ({', '.join(d)}) VALUES ({', '.join('?' * len(d))})", tuple(d.values()))
 
     def update_run(self, run_id: str, **fields: Any) -> None:
-        for k in _JSON_RUN:
+        self._update("runs", _JSON_RUN, run_id, fields)
+
+    def _update(self, table: str, json_fields: tuple[str, ...], key: Any, fields: dict[str, Any]) -> None:
+        for k in json_fields:
             if k in fields:
                 fields[k] = json.dumps(fields[k])
         sets = ", ".join(f"{k} = ?" for k in fields)
-        self._x(f"UPDATE runs SET {sets} WHERE id = ?", (*fields.values(), run_id))
+        self._x(f"UPDATE {table} SET {sets} WHERE id = ?", (*fields.values(), key))
 
     # -- segments ---------------------------------------------------------------------------
     def _segments(self, sql: str, params: tuple) -> list[SegmentRecord]:
@@ -195,11 +198,7 @@ class SQLStore(Store):
         return self._segments("SELECT * FROM segments WHERE run_id = ? ORDER BY ordinal", (run_id,))
 
     def update_segment(self, segment_id: int, **fields: Any) -> None:
-        for k in _JSON_SEG:
-            if k in fields:
-                fields[k] = json.dumps(fields[k])
-        sets = ", ".join(f"{k} = ?" for k in fields)
-        self._x(f"UPDATE segments SET {sets} WHERE id = ?", (*fields.values(), segment_id))
+        self._update("segments", _JSON_SEG, segment_id, fields)
 
     # -- keys -------------------------------------------------------------------------------
     def _intern(self, names: Iterable[str]) -> None:
