@@ -170,7 +170,10 @@ class ForkpointCallback(keras.callbacks.Callback):
         it = self._iterations()
         config = self._config()
         state = self._read_sidecar() if it > 0 else None
-        run = self._branch(state, it, config) if state and state.get("run_id") else None
+        run = None
+        if state and state.get("run_id"):  # "auto" compares the optimizer's hyperparameters and config=
+            run = open_at(state["run_id"], it, on_resume=self.on_resume, config=config,
+                          hyper=["optimizer", *self.user_config], **self._kw())
         if run is None:
             if it > 0:
                 warnings.warn(f"the model was restored at iteration {it} but no forkpoint sidecar names its run "
@@ -179,16 +182,9 @@ class ForkpointCallback(keras.callbacks.Callback):
         run.define_metric("epoch", step_metric=True)
         return run
 
-    def _branch(self, state: dict[str, Any], it: int, config: dict[str, Any]) -> forkpoint.Run | None:
-        # "auto" compares the optimizer's hyperparameters and the user's config
-        return open_at(state["run_id"], it, on_resume=self.on_resume, config=config,
-                       hyper=["optimizer", *self.user_config], **self._kw())
-
     # -- Keras hooks ------------------------------------------------------------------------------
     def on_train_begin(self, logs: Any = None) -> None:
         self._find_savers()
-        if self.run is not None:  # a second fit() with the same callback: continue where it stopped
-            return
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
         self._epoch = epoch

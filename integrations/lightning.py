@@ -148,7 +148,7 @@ class ForkpointLogger(Logger):
         return dict(project=self._project, name=self._name, tags=self._tags, notes=self._notes, store=self._store,
                     flush_interval=self._flush_interval)
 
-    def _open_run(self, trainer: Any = None) -> forkpoint.Run:
+    def _open_run(self) -> forkpoint.Run:
         if self._run is not None:
             return self._run
         config = {**self._config, **self._hparams}
@@ -220,7 +220,7 @@ class ForkpointCheckpoint(Callback):
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         if self._acts(trainer) and trainer.is_global_zero:
             for lg in self._loggers(trainer):
-                lg._open_run(trainer)
+                lg._open_run()
 
 
 def callbacks_factory() -> list[Callback]:
