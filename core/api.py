@@ -15,7 +15,6 @@ from . import lineage
 from .branch import get_run, segment_of
 from .lineage import BranchPoint
 from .owner import effective_state
-from .run import _parent
 from .spec import check_project, parse_run_ref
 from .store import Range, RunRecord, SegmentRecord, Store, open_store
 
@@ -49,13 +48,12 @@ class RunView:
 
     @property
     def kind(self) -> str:
-        if self._record.origin == "fork":
-            return "fork"
-        return "rewind" if self._segment.ordinal > 1 else "run"
+        """``"fork"``, ``"rewind"`` or ``"run"`` (see ``lineage.kind``)."""
+        return lineage.kind(self._record, self._segment)
 
     @property
     def parent(self) -> BranchPoint | None:
-        return _parent(self._store, self._record, self._segment)
+        return lineage.parent(self._store, self._record, self._segment)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -149,10 +147,11 @@ class RunView:
 
 
 class Api:
-    """Read access to a store (path, URL, or ``FORKPOINT_STORE`` / the default)."""
+    """Read access to a store (path, URL, or ``FORKPOINT_STORE`` / the default). A store that does
+    not exist is a ``StoreError``; reading never creates one."""
 
     def __init__(self, store: "str | os.PathLike[str] | Store | None" = None) -> None:
-        self.store = open_store(store)
+        self.store = open_store(store, create=False)
 
     def runs(self, project: str | None = None) -> list[RunView]:
         if project is not None:

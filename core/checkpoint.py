@@ -17,6 +17,7 @@ from . import lifecycle
 from .api import Api
 from .run import Run
 from .start import init
+from .store import open_store
 
 ON_RESUME = ("rewind", "fork", "auto")
 
@@ -38,7 +39,7 @@ def open_at(run_id: str, step: int, *, on_resume: str, config: dict[str, Any], h
     ``<= step`` belong with the checkpoint). None if ``run_id`` is not in the store."""
     close_stale(run_id)
     try:
-        view = Api(store).run(run_id)
+        view = Api(open_store(store)).run(run_id)
     except LookupError:
         return None
     mode = on_resume

@@ -13,9 +13,10 @@ import sys
 import threading
 from typing import Any
 
-# Strong references on purpose: a Run the user dropped without finish() still holds queued rows
-# and must still be finished (and flushed) at exit.
-_runs: set[Any] = set()
+# The one registry of runs this process writes, by id. Strong references on purpose: a Run the
+# user dropped without finish() still holds queued rows and must still be finished (and flushed)
+# at exit. ``owner.alive`` asks it whether a run owned by this pid is really live here.
+_runs: dict[str, Any] = {}
 _installed = False
 _uncaught = False
 _prev_term: Any = None
@@ -23,19 +24,26 @@ _prev_term: Any = None
 
 def register(run: Any) -> None:
     _install()
-    _runs.add(run)
+    _runs[run.id] = run
 
 
 def unregister(run: Any) -> None:
-    _runs.discard(run)
+    if _runs.get(run.id) is run:
+        del _runs[run.id]
 
 
 def open_runs() -> list[Any]:
-    return list(_runs)
+    """The runs this process has open (started and not finished)."""
+    return list(_runs.values())
+
+
+def live(run_id: str) -> Any | None:
+    """This process's open Run with id ``run_id``, or None."""
+    return _runs.get(run_id)
 
 
 def finish_all(exit_code: int) -> None:
-    for run in list(_runs):
+    for run in list(_runs.values()):
         try:
             run.finish(exit_code=exit_code)
         except Exception as exc:  # noqa: BLE001 - reported, never swallowed silently

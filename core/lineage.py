@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .store import INF_STEP, Range, Store
+from .store import INF_STEP, Range, RunRecord, SegmentRecord, Store
 
 
 class BranchPoint(NamedTuple):
@@ -23,21 +23,20 @@ class BranchPoint(NamedTuple):
         return f"{self.run_id}?_step={self.step}"
 
 
-class _Link(NamedTuple):
-    run_id: str
-    start_step: int
-    parent_segment: int | None
-    branch_step: int | None
+def kind(record: RunRecord, segment: SegmentRecord) -> str:
+    """``"fork"`` (made by fork_from), ``"rewind"`` (rewound at least once) or ``"run"``."""
+    if record.origin == "fork":
+        return "fork"
+    return "rewind" if segment.ordinal > 1 else "run"
 
 
-def _link(store: Store, segment_id: int) -> _Link:
-    # these four fields never change once a segment exists, so they are cached per store
-    cache: dict[int, _Link] = store.__dict__.setdefault("_links", {})
-    got = cache.get(segment_id)
-    if got is None:
-        seg = store.get_segment(segment_id)
-        got = cache[segment_id] = _Link(seg.run_id, seg.start_step, seg.parent_segment, seg.branch_step)
-    return got
+def parent(store: Store, record: RunRecord, segment: SegmentRecord) -> BranchPoint | None:
+    """Fork: ``(parent run, step)``. Rewound run: ``("<id>~k", step)``, the archived branch it left."""
+    if record.origin == "fork":
+        return BranchPoint(record.parent_run, record.parent_step)  # type: ignore[arg-type]
+    if segment.origin == "rewind" and segment.replaces is not None:
+        return BranchPoint(f"{record.id}~{store.get_segment(segment.replaces).ordinal}", segment.branch_step)  # type: ignore[arg-type]
+    return None
 
 
 def chain(store: Store, segment_id: int, hi: int = INF_STEP) -> list[Range]:
@@ -45,7 +44,7 @@ def chain(store: Store, segment_id: int, hi: int = INF_STEP) -> list[Range]:
     out: list[Range] = []
     seg: int | None = segment_id
     while seg is not None:
-        link = _link(store, seg)
+        link = store.link(seg)
         if link.start_step <= hi:
             out.append(Range(seg, link.run_id, link.start_step, hi))
         if link.branch_step is not None:

@@ -13,14 +13,13 @@ import secrets
 import socket
 import time
 
+from . import lifecycle
 from .store import RunRecord
 
 HOST = socket.gethostname()
 TOKEN = secrets.token_hex(6)
 STALE_AFTER = 60.0  # seconds without a heartbeat before a writer on another host counts as dead
 HEARTBEAT_EVERY = 10.0  # an idle writer still touches its run this often
-
-open_runs: set[str] = set()  # run ids with a live Run object in this process
 
 
 def me() -> str:
@@ -49,7 +48,7 @@ def alive(run: RunRecord, now: float | None = None) -> bool:
     if host == HOST:
         pid = int(pid_s)
         if pid == os.getpid():
-            return token == TOKEN and run.id in open_runs
+            return token == TOKEN and lifecycle.live(run.id) is not None
         return _pid_alive(pid)
     now = time.time() if now is None else now
     return run.heartbeat is not None and now - run.heartbeat < STALE_AFTER

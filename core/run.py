@@ -123,7 +123,6 @@ class Run:
         self.summary = Summary(self._auto, dict(seg.summary), self._save_summary)
         self._writer = Writer(store, rec.id, seg.id, flush_interval, seq=seg.write_seq or 0)
         self._sync = flush_interval == 0
-        owner.open_runs.add(rec.id)
         lifecycle.register(self)
         self._console = extras.install_console(self) if capture_console else None
         self._sampler = extras.SystemSampler(self, system_metrics) if system_metrics else None
@@ -139,14 +138,12 @@ class Run:
     @property
     def kind(self) -> str:
         """``"fork"`` (made by fork_from), ``"rewind"`` (rewound at least once) or ``"run"``."""
-        if self._record.origin == "fork":
-            return "fork"
-        return "rewind" if self._segment.ordinal > 1 else "run"
+        return lineage.kind(self._record, self._segment)
 
     @property
     def parent(self) -> BranchPoint | None:
         """Fork: ``(parent run, step)``. Rewound run: ``("<id>~k", step)``, the archived branch it left."""
-        return _parent(self._store, self._record, self._segment)
+        return lineage.parent(self._store, self._record, self._segment)
 
     @property
     def segment(self) -> int:
@@ -264,7 +261,6 @@ class Run:
                 self.id, state="finished" if exit_code == 0 else "crashed", exit_code=exit_code, owner=None,
                 dropped_steps=self._dropped, updated_at=time.time())
         self._finished = True
-        owner.open_runs.discard(self.id)
         lifecycle.unregister(self)
 
     def __enter__(self) -> "Run":
@@ -276,10 +272,3 @@ class Run:
     def __repr__(self) -> str:
         return f"<forkpoint.Run {self.project}/{self.id} step={self._step} kind={self.kind}>"
 
-
-def _parent(store: Store, rec: Any, seg: SegmentRecord) -> BranchPoint | None:
-    if rec.origin == "fork":
-        return BranchPoint(rec.parent_run, rec.parent_step)
-    if seg.origin == "rewind" and seg.replaces is not None:
-        return BranchPoint(f"{rec.id}~{store.get_segment(seg.replaces).ordinal}", seg.branch_step)
-    return None

@@ -83,6 +83,10 @@ def postgres_store() -> Iterator[str]:
 
 @pytest.fixture
 def api(store: str) -> forkpoint.Api:
+    """A reader on the test's store (created first: a reader never creates a store)."""
+    from forkpoint.store import open_store
+
+    open_store(store)
     return forkpoint.Api(store)
 
 

@@ -53,7 +53,7 @@ def test_store_from_newer_forkpoint_is_refused(tmp_path):
     import sqlite3
 
     path = tmp_path / "s.db"
-    forkpoint.Api(str(path))
+    forkpoint.init(project="p", store=str(path)).finish()
     sqlite3.connect(path).execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'").connection.commit()
     from forkpoint.store.sqlite import SQLiteStore
 

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import forkpoint
-from forkpoint.store import blocks, close_store
+from forkpoint.store import blocks, close_store, open_store
 
 
 def merge(old: dict, new: dict) -> dict:
@@ -68,6 +68,7 @@ class Lineage(RuleBasedStateMachine):
         super().__init__()
         self.dir = tempfile.mkdtemp()
         self.store = self.make_store()
+        open_store(self.store)  # a reader never creates a store
         self.api = forkpoint.Api(self.store)
         self.models: dict[str, Model] = {}
         self.open: dict[str, forkpoint.Run] = {}

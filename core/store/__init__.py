@@ -31,8 +31,13 @@ def resolve_url(store: str | os.PathLike[str] | None) -> str:
     return "sqlite:///" + os.path.abspath(store)
 
 
-def open_store(store: "str | os.PathLike[str] | Store | None" = None) -> Store:
-    """The store for ``store``; one object per URL and process, shared by runs and Api."""
+def open_store(store: "str | os.PathLike[str] | Store | None" = None, *, create: bool = True) -> Store:
+    """The store for ``store``; one object per URL and process, shared by runs and Api.
+
+    ``create=False`` (every read path: ``Api``, the CLI, the UI) refuses a store that does not
+    exist with a ``StoreError`` naming it, and creates nothing. This registry owns the store
+    objects for the life of the process (their connections are per thread, closed by the thread
+    that opened them or by ``close_store``)."""
     if isinstance(store, Store):
         return store
     url = resolve_url(store)
@@ -41,11 +46,11 @@ def open_store(store: "str | os.PathLike[str] | Store | None" = None) -> Store:
         if url.startswith("sqlite:///"):
             from .sqlite import SQLiteStore
 
-            got = SQLiteStore(url[len("sqlite:///"):])
+            got = SQLiteStore(url[len("sqlite:///"):], create=create)
         else:
             from .postgres import PostgresStore
 
-            got = PostgresStore(url)
+            got = PostgresStore(url, create=create)
         _open[url] = got
     return got
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 INF_STEP = 2**62  # "no upper bound" in step ranges
 
@@ -66,6 +66,15 @@ class Range:
     hi: int
 
 
+class SegmentLink(NamedTuple):
+    """The fields of a segment that never change once it exists: what a lineage walk needs."""
+
+    run_id: str
+    start_step: int
+    parent_segment: int | None
+    branch_step: int | None
+
+
 Row = tuple[int, dict[str, Any]]  # (step, {key: value})
 
 
@@ -98,6 +107,9 @@ class Store(ABC):
     def run_segments(self, run_id: str) -> list[SegmentRecord]: ...
     @abstractmethod
     def update_segment(self, segment_id: int, **fields: Any) -> None: ...
+    @abstractmethod
+    def link(self, segment_id: int) -> SegmentLink:
+        """The segment's immutable lineage fields (cached by the store: they never change)."""
 
     # points
     @abstractmethod

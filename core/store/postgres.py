@@ -62,7 +62,7 @@ class PostgresStore(SQLStore):
     GREATEST = "GREATEST"
     SCHEMA = SCHEMA
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, create: bool = True) -> None:
         try:
             import psycopg
         except ImportError:
@@ -71,8 +71,8 @@ class PostgresStore(SQLStore):
         self.url = url
         self._conninfo, self.schema = split_url(url)
         self._sql_cache: dict[str, str] = {}
-        self._schema_made = False
-        super().__init__()
+        self._schema_made = not create  # a reader never creates the schema
+        super().__init__(create)
 
     def _connect(self) -> Any:
         psycopg = self._psycopg

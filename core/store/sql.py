@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from ..errors import StoreError
 from . import blocks
-from .base import Range, Row, RunRecord, SegmentRecord, Store
+from .base import Range, Row, RunRecord, SegmentLink, SegmentRecord, Store
 
 SCHEMA_VERSION = 1
 MIGRATIONS: dict[int, list[str]] = {}  # version -> statements lifting (version - 1) to version
@@ -28,14 +28,15 @@ class SQLStore(Store):
     GREATEST = "MAX"
     SCHEMA: list[str] = []
 
-    def __init__(self) -> None:
+    def __init__(self, create: bool = True) -> None:
         self._local = threading.local()
         self._pid = os.getpid()
+        self._links: dict[int, SegmentLink] = {}  # immutable segment fields, read by every lineage walk
         self._key_ids: dict[str, int] = {}
         self._key_names: dict[int, str] = {}
         self._seg_keys: dict[int, set[str]] = {}
         self._open_blocks: dict[int, dict[str, blocks.OpenBlock]] = {}
-        self._migrate()
+        self._migrate(create)
 
     # -- dialect hooks ----------------------------------------------------------------------
     def _connect(self) -> Any:
@@ -113,10 +114,13 @@ class SQLStore(Store):
             finally:
                 self._local.conn = None
 
-    def _migrate(self) -> None:
+    def _migrate(self, create: bool) -> None:
         with self.transaction():
             self._migration_lock()
             if not self._tables_exist():
+                if not create:
+                    raise StoreError(f"store {self.url} holds no forkpoint runs (no forkpoint tables): "
+                                     "check the path or URL; nothing was created")
                 for stmt in self.SCHEMA:
                     self._x(stmt)
                 self._x("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -199,6 +203,13 @@ class SQLStore(Store):
 
     def update_segment(self, segment_id: int, **fields: Any) -> None:
         self._update("segments", _JSON_SEG, segment_id, fields)
+
+    def link(self, segment_id: int) -> SegmentLink:
+        got = self._links.get(segment_id)
+        if got is None:
+            seg = self.get_segment(segment_id)
+            got = self._links[segment_id] = SegmentLink(seg.run_id, seg.start_step, seg.parent_segment, seg.branch_step)
+        return got
 
     # -- keys -------------------------------------------------------------------------------
     def _intern(self, names: Iterable[str]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from urllib.parse import quote
 
 from ..errors import StoreError
 from .sql import SQLStore
@@ -45,18 +46,28 @@ SCHEMA = [
 class SQLiteStore(SQLStore):
     SCHEMA = SCHEMA
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, create: bool = True) -> None:
         self.path = os.path.abspath(path)
         self.url = f"sqlite:///{self.path}"
         parent = os.path.dirname(self.path)
-        try:
-            os.makedirs(parent, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"store {self.url}: cannot create folder {parent!r}: {exc}") from None
-        super().__init__()
+        self.readonly = False
+        if create:
+            try:
+                os.makedirs(parent, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"store {self.url}: cannot create folder {parent!r}: {exc}") from None
+        elif not os.path.isfile(self.path):
+            raise StoreError(f"store {self.path!r} does not exist: expected the path of a forkpoint store "
+                             "(a runs.db file); nothing was created")
+        else:
+            # a read-only mount or a file this user cannot write: reads still work
+            self.readonly = not (os.access(self.path, os.W_OK) and os.access(parent, os.W_OK))
+        super().__init__(create)
 
     def _connect(self) -> sqlite3.Connection:
         try:
+            if self.readonly:
+                return self._connect_readonly()
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 60000")
             conn.execute("PRAGMA journal_mode = WAL")
@@ -65,7 +76,28 @@ class SQLiteStore(SQLStore):
             raise StoreError(f"store {self.url} cannot be opened: {exc}") from None
         return conn
 
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """``mode=ro`` reads a WAL store whose ``-shm`` file is there; without one (nobody may
+        create it), ``immutable=1`` reads the main file, which is safe only if no ``-wal`` holds
+        rows that were never checkpointed."""
+        uri = f"file:{quote(self.path)}?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=60.0, check_same_thread=False)
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            return conn
+        except sqlite3.OperationalError:
+            wal = self.path + "-wal"
+            if os.path.exists(wal) and os.path.getsize(wal) > 0:
+                raise StoreError(
+                    f"store {self.url} is read-only for this user and has a write-ahead log ({wal}) that only a "
+                    "user who can write the folder can apply: open it once as that user, or copy the store") from None
+            conn = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+            return conn
+
     def _begin(self, conn: sqlite3.Connection) -> None:
+        if self.readonly:
+            conn.execute("BEGIN")
+            return
         # busy_timeout covers most waits; a writer that still meets "locked" waits and tries again
         # rather than surfacing it to the user (SEMANTICS: no "database is locked").
         delay = 0.005
