@@ -13,12 +13,12 @@ import warnings
 from collections.abc import Iterator, MutableMapping
 from typing import Any, Callable, Mapping
 
-from . import extras, lifecycle, lineage, owner
+from . import extras, lifecycle, lineage
+from .branch import Started
 from .config import to_plain
 from .errors import StepError, StepRegressionWarning, UsageError
 from .lineage import BranchPoint
-from .store import SegmentRecord, Store
-from .branch import Started
+from .store import MAX_STEP, SegmentRecord, Store
 from .values import FAST_TYPES, normalize
 from .writer import Writer
 
@@ -118,6 +118,9 @@ class Run:
         self._dropped = rec.dropped_steps
         self._step_metrics = list(rec.step_metrics)
         self._finished = False
+        self._stopped = False  # finished, shutting down on SIGTERM, or inherited by a forked child
+        self._foreign = False  # set in a forked child (lifecycle): this process did not open the run
+        self._keys: set[str] = set()  # keys log() has already checked
         self._auto = lineage.computed_summary(store, started.ranges) if started.ranges else {}
         self.config = PersistentDict(dict(seg.config), self._save_config, "config")
         self.summary = Summary(self._auto, dict(seg.summary), self._save_summary)
@@ -154,7 +157,27 @@ class Run:
         """Rows dropped because their step went backwards (see ``on_step_regression``)."""
         return self._dropped
 
+    @property
+    def pending(self) -> int:
+        """Rows logged but not yet written to the store (non-zero for long only while it is away)."""
+        return self._writer.pending
+
+    @property
+    def rejected_rows(self) -> int:
+        """Rows the store refused for their content (each reported when it happened)."""
+        return self._writer.rejected
+
     # -- logging ----------------------------------------------------------------------------
+    def _refuse(self) -> None:
+        """Why this process may not write the run any more (or wait: the process is ending)."""
+        if self._foreign:
+            raise UsageError(
+                f"run {self.id!r} was opened by the parent process; a forked child process cannot write, "
+                "finish or mark it (open its own run with forkpoint.init, or send values to the parent)")
+        if lifecycle.terminating.is_set():
+            lifecycle.wait_for_exit()  # SIGTERM: rows logged so far are being written, then the process ends
+        raise UsageError(f"run {self.id!r} is finished; start it again with forkpoint.init(id={self.id!r}, resume='allow')")
+
     def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool = True) -> None:
         """Write ``data`` at the current step (or ``step``).
 
@@ -163,29 +186,33 @@ class Run:
         current step merges, larger moves there (gaps allowed) and leaves that row open for more
         keys, as in W&B; smaller is a step regression (warned and dropped, or raised).
         """
-        if self._finished:
-            raise UsageError(f"run {self.id!r} is finished; start it again with forkpoint.init(id={self.id!r}, resume='allow')")
+        if self._stopped:
+            self._refuse()
         try:
             row = dict(data)
         except (TypeError, ValueError):
             raise UsageError(f"log() data {data!r} is not a dict: expected a dict of metric name -> number or str") from None
-        fast = FAST_TYPES
-        for k, v in row.items():
-            if type(v) not in fast or type(k) is not str or not k:
-                row = normalize(row)
-                break
+        keys = self._keys
+        if keys.issuperset(row):  # keys checked before: only the values' types are left
+            fast = FAST_TYPES
+            for v in row.values():
+                if type(v) not in fast:
+                    row = normalize(row)
+                    break
         else:
-            if "_step" in row:
-                row = normalize(row)
+            row = normalize(row)  # checks every key
+            keys.update(row)
         cur = self._step
         if step is None:
             s = cur
             if commit:
                 self._step = cur + 1
         else:
-            if type(step) is not int or step < 0:
-                if isinstance(step, int) and not isinstance(step, bool) and step >= 0:
+            if type(step) is not int or step < 0 or step > MAX_STEP:
+                if isinstance(step, int) and not isinstance(step, bool) and 0 <= step <= MAX_STEP:
                     step = int(step)
+                elif isinstance(step, int) and not isinstance(step, bool) and step > MAX_STEP:
+                    raise StepError(f"log() step={step} is beyond the largest step, {MAX_STEP} (2**62 - 1)")
                 else:
                     raise UsageError(f"log() step={step!r} is not a non-negative int")
             if step < cur:
@@ -208,7 +235,7 @@ class Run:
 
     def _put_extra(self, step: int, row: dict[str, Any]) -> None:
         """Console text and system samples: written at ``step`` without moving the run's step."""
-        if not self._finished:
+        if not self._stopped:
             self._auto.update(row)
             self._writer.put(step, row)
 
@@ -239,28 +266,39 @@ class Run:
             self._store.update_segment(self._segment.id, summary=to_plain(data, "summary"))
 
     def flush(self) -> None:
-        """Make every row logged so far durable."""
+        """Make every row logged so far durable; ``StoreError`` if the store cannot take them now
+        (they stay queued and are retried)."""
+        if self._foreign:
+            self._refuse()
         self._writer.flush()
         if self._dropped != self._record.dropped_steps:
             with self._store.transaction():
                 self._store.update_run(self.id, dropped_steps=self._dropped)
             self._record.dropped_steps = self._dropped
 
-    def finish(self, exit_code: int = 0) -> None:
-        """Write everything, then mark the run ``finished`` (exit code 0) or ``crashed``."""
-        if self._finished:
+    def finish(self, exit_code: int = 0, *, _retry_for: float | None = None) -> None:
+        """Write everything, then mark the run ``finished`` (exit code 0) or ``crashed`` (recording
+        the code). Stops and joins every thread the run started. In a forked child: does nothing."""
+        if self._finished or self._foreign:
             return
+        if lifecycle.terminating.is_set():
+            self._stopped = True  # SIGTERM: log() in other threads waits from now on
         if self._sampler is not None:
             self._sampler.stop()
+            self._sampler.join()
         extras.uninstall_console(self._console)
         self._console = None
-        self._writer.close()  # raises if the rows cannot be written; finish() may then be called again
+        # raises if the rows cannot be written; finish() may then be called again
+        if _retry_for is None:
+            self._writer.close()
+        else:
+            self._writer.close(retry_for=_retry_for)
         with self._store.transaction():
             self._store.update_segment(self._segment.id, config=to_plain(self.config._data))
             self._store.update_run(
                 self.id, state="finished" if exit_code == 0 else "crashed", exit_code=exit_code, owner=None,
                 dropped_steps=self._dropped, updated_at=time.time())
-        self._finished = True
+        self._finished = self._stopped = True
         lifecycle.unregister(self)
 
     def __enter__(self) -> "Run":

@@ -1,6 +1,12 @@
-"""What ``log()`` accepts: str keys; int, float, bool, str or None values (NumPy/Torch scalars via
-``.item()``); nested dicts are flattened with ``/`` (``{"train": {"loss": 1}}`` -> ``train/loss``).
-Anything else is rejected with an error that names the key, before anything is queued.
+"""What ``log()`` accepts: str keys; int, float, bool, str or None values (NumPy/Torch scalars and
+0-d arrays via ``.item()``); nested dicts are flattened with ``/`` (``{"train": {"loss": 1}}`` ->
+``train/loss``). Anything else is rejected with an error that names the key, before anything is
+queued, so the writer never meets a row the stores cannot hold:
+
+- a key is a non-empty str of at most ``MAX_KEY_BYTES`` bytes of UTF-8, without NUL characters or
+  lone surrogates (PostgreSQL text cannot hold NUL; an index entry has a size limit);
+- two spellings of one flattened key in one row (``{"c/d": 1, "c": {"d": 2}}``) are an error;
+- steps are ``0 <= step <= MAX_STEP`` (checked by ``Run.log``).
 """
 
 from __future__ import annotations
@@ -12,6 +18,24 @@ from .errors import UsageError
 
 FAST_TYPES = frozenset({int, float, str})
 RESERVED = frozenset({"_step"})
+MAX_KEY_BYTES = 1024
+
+
+def check_key(name: object) -> str:
+    """``name`` if the stores can hold it as a metric key, else a ``UsageError`` naming it."""
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"log() key {name!r} is not a non-empty str")
+    if name in RESERVED:
+        raise UsageError(f"log() key {name!r} is reserved: pass step=... instead")
+    if "\x00" in name:
+        raise UsageError(f"log() key {name!r} contains a NUL character, which the stores cannot hold")
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise UsageError(f"log() key {name!r} is not valid Unicode text (a lone surrogate)") from None
+    if size > MAX_KEY_BYTES:
+        raise UsageError(f"log() key {name[:60]!r}... is {size} bytes long: keys are at most {MAX_KEY_BYTES} bytes")
+    return name
 
 
 def normalize(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -23,12 +47,15 @@ def normalize(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         if not isinstance(key, str) or not key:
             raise UsageError(f"log() key {key!r} is not a non-empty str")
         name = prefix + key
-        if name in RESERVED:
-            raise UsageError(f"log() key {name!r} is reserved: pass step=... instead")
         if isinstance(value, Mapping):
-            out.update(normalize(value, name + "/"))
-            continue
-        out[name] = scalar(name, value)
+            got = normalize(value, name + "/")
+        else:
+            got = {check_key(name): scalar(name, value)}
+        clash = got.keys() & out.keys()
+        if clash:
+            raise UsageError(f"log() row names key {sorted(clash)[0]!r} twice (once nested, once with '/'): "
+                             "keep one spelling")
+        out.update(got)
     return out
 
 
@@ -39,6 +66,10 @@ def scalar(name: str, value: Any) -> int | float | str | None:
         return int(value)
     if isinstance(value, (int, float, str)):  # subclasses (IntEnum, numpy.float64)
         return float(value) if isinstance(value, float) else int(value) if isinstance(value, int) else str(value)
+    ndim = getattr(value, "ndim", 0)
+    if ndim not in (0, None):
+        raise UsageError(f"log() value for {name!r} is a {ndim}-d {type(value).__name__}: expected a scalar "
+                         "(0-d); log one key per element, or a summary such as its mean")
     item = getattr(value, "item", None)
     if callable(item):
         try:

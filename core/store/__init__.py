@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from ..errors import StoreError
-from .base import INF_STEP, Range, RunRecord, SegmentRecord, Store
+from .base import INF_STEP, MAX_STEP, Range, RunRecord, SegmentRecord, Store, WriteState
 
 DEFAULT_PATH = os.path.join("forkpoint", "runs.db")
 _open: dict[str, Store] = {}
@@ -62,4 +62,5 @@ def close_store(store: "str | os.PathLike[str] | None") -> None:
         got.close()
 
 
-__all__ = ["close_store", "open_store", "resolve_url", "Store", "RunRecord", "SegmentRecord", "Range", "INF_STEP", "DEFAULT_PATH"]
+__all__ = ["close_store", "open_store", "resolve_url", "Store", "RunRecord", "SegmentRecord", "Range", "INF_STEP",
+           "MAX_STEP", "WriteState", "DEFAULT_PATH"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, NamedTuple, Sequence
 
 INF_STEP = 2**62  # "no upper bound" in step ranges
+MAX_STEP = INF_STEP - 1  # the largest step a row may have (log() refuses larger ones)
 
 
 @dataclass
@@ -78,6 +79,16 @@ class SegmentLink(NamedTuple):
 Row = tuple[int, dict[str, Any]]  # (step, {key: value})
 
 
+@dataclass
+class WriteState:
+    """What one writer remembers about the segment it writes: each key's newest, not yet full block
+    and the keys already listed for the segment. Owned by that writer (``writer.Writer``), never by
+    the shared store object, so it cannot outlive the writer's ownership of the run."""
+
+    open_blocks: dict[str, Any] = field(default_factory=dict)  # key -> blocks.OpenBlock
+    keys: set[str] = field(default_factory=set)
+
+
 class Store(ABC):
     """A backend. Connections are per thread; ``transaction()`` makes the calls inside it atomic."""
 
@@ -113,11 +124,14 @@ class Store(ABC):
 
     # points
     @abstractmethod
-    def append(self, run_id: str, segment_id: int, rows: Sequence[Row], heartbeat: float, seq: int | None = None) -> None:
+    def append(self, run_id: str, segment_id: int, rows: Sequence[Row], heartbeat: float, seq: int | None = None,
+               state: WriteState | None = None) -> None:
         """Write ``rows`` durably in one transaction (the background writer's only call).
 
         ``seq`` numbers the writer's batches; a batch whose number was committed already is skipped,
-        so a retry after a connection lost during COMMIT writes nothing twice."""
+        so a retry after a connection lost during COMMIT writes nothing twice. ``state`` is the
+        writer's own memory of the segment (extended only once the transaction commits); without
+        it every key starts a new block."""
     @abstractmethod
     def read(self, ranges: Iterable[Range], keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Rows of the ranges, in step order, each ``{"_step": s, key: value, ...}``."""
@@ -135,6 +149,15 @@ class Store(ABC):
         """The largest step within ``r`` whose ``key`` value is ``<= at_most``."""
     @abstractmethod
     def keys(self, segment_id: int) -> list[str]: ...
+
+    @abstractmethod
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads inside see one consistent state of the store (whole batches only)."""
+
+    @abstractmethod
+    def rejects_rows(self, exc: BaseException) -> bool:
+        """Whether a failed write failed because of the rows themselves (retrying them as they are
+        cannot succeed), as opposed to the store being away, locked or full (retry later)."""
 
     def lock_run(self, run_id: str) -> None:
         """Lock the run's row until the transaction ends (before deciding who may write it)."""

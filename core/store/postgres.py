@@ -20,29 +20,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ..errors import StoreError
 from .sql import SQLStore
 
-SCHEMA = [
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TABLE runs (
-        id TEXT PRIMARY KEY, project TEXT NOT NULL, name TEXT, notes TEXT,
-        tags TEXT NOT NULL DEFAULT '[]', origin TEXT NOT NULL, parent_run TEXT, parent_step BIGINT,
-        head_segment BIGINT, state TEXT NOT NULL, exit_code INTEGER, owner TEXT, heartbeat DOUBLE PRECISION,
-        step_metrics TEXT NOT NULL DEFAULT '[]', dropped_steps BIGINT NOT NULL DEFAULT 0,
-        created_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL)""",
-    "CREATE INDEX runs_project ON runs (project, created_at)",
-    "CREATE INDEX runs_parent ON runs (parent_run)",
-    """CREATE TABLE segments (
-        id BIGSERIAL PRIMARY KEY, run_id TEXT NOT NULL, ordinal INTEGER NOT NULL, origin TEXT NOT NULL,
-        parent_segment BIGINT, branch_step BIGINT, start_step BIGINT NOT NULL, last_step BIGINT,
-        config TEXT NOT NULL DEFAULT '{}', config_changes TEXT NOT NULL DEFAULT '[]',
-        summary TEXT NOT NULL DEFAULT '{}', created_at DOUBLE PRECISION NOT NULL, superseded_at DOUBLE PRECISION,
-        replaces BIGINT, write_seq BIGINT, UNIQUE (run_id, ordinal))""",
-    "CREATE TABLE keys (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
-    "CREATE TABLE segment_keys (segment BIGINT NOT NULL, key BIGINT NOT NULL, PRIMARY KEY (segment, key))",
-    """CREATE TABLE blocks (id BIGSERIAL PRIMARY KEY, segment BIGINT NOT NULL, key BIGINT NOT NULL,
-        first_step BIGINT NOT NULL, last_step BIGINT NOT NULL, n INTEGER NOT NULL, enc TEXT NOT NULL,
-        steps BYTEA NOT NULL, vals BYTEA NOT NULL)""",
-    "CREATE INDEX blocks_range ON blocks (segment, key, first_step)",
-]
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _LOCK_ID = 0x666F726B  # "fork": the advisory lock for schema creation and migration
 
@@ -60,7 +37,8 @@ def split_url(url: str) -> tuple[str, str | None]:
 
 class PostgresStore(SQLStore):
     GREATEST = "GREATEST"
-    SCHEMA = SCHEMA
+    TYPES = {"pk": "BIGSERIAL PRIMARY KEY", "int": "BIGINT", "real": "DOUBLE PRECISION", "blob": "BYTEA", "norowid": ""}
+    READ_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
     def __init__(self, url: str, create: bool = True) -> None:
         try:
@@ -108,6 +86,17 @@ class PostgresStore(SQLStore):
 
     def lock_run(self, run_id: str) -> None:
         self._x("SELECT id FROM runs WHERE id = ? FOR UPDATE", (run_id,))
+
+    def _lost_connection(self, exc: BaseException) -> bool:
+        errors = self._psycopg.errors
+        if isinstance(exc, errors.ProgramLimitExceeded):  # an OperationalError caused by the data
+            return False
+        return isinstance(exc, (self._psycopg.OperationalError, self._psycopg.InterfaceError))
+
+    def rejects_rows(self, exc: BaseException) -> bool:
+        # DataError: NUL in text, bad encoding; ProgramLimitExceeded: e.g. index row too big
+        return super().rejects_rows(exc) or isinstance(
+            exc, (self._psycopg.DataError, self._psycopg.errors.ProgramLimitExceeded))
 
     def _tables_exist(self) -> bool:
         return self._x("SELECT to_regclass('meta')").fetchone()[0] is not None

@@ -15,28 +15,61 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from ..errors import StoreError
 from . import blocks
-from .base import Range, Row, RunRecord, SegmentLink, SegmentRecord, Store
+from .base import Range, Row, RunRecord, SegmentLink, SegmentRecord, Store, WriteState
 
 SCHEMA_VERSION = 1
 MIGRATIONS: dict[int, list[str]] = {}  # version -> statements lifting (version - 1) to version
 
 _JSON_RUN = ("tags", "step_metrics")
 _JSON_SEG = ("config", "config_changes", "summary")
+_RUN_FIELDS = frozenset(RunRecord.__dataclass_fields__) - {"id"}
+_SEG_FIELDS = frozenset(SegmentRecord.__dataclass_fields__) - {"id"}
+
+# The tables, written once for both dialects: {pk} {int} {real} {blob} {norowid} are the dialect's words.
+SCHEMA = [
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE runs (
+        id TEXT PRIMARY KEY, project TEXT NOT NULL, name TEXT, notes TEXT,
+        tags TEXT NOT NULL DEFAULT '[]', origin TEXT NOT NULL, parent_run TEXT, parent_step {int},
+        head_segment {int}, state TEXT NOT NULL, exit_code INTEGER, owner TEXT, heartbeat {real},
+        step_metrics TEXT NOT NULL DEFAULT '[]', dropped_steps {int} NOT NULL DEFAULT 0,
+        created_at {real} NOT NULL, updated_at {real} NOT NULL)""",
+    "CREATE INDEX runs_project ON runs (project, created_at)",
+    "CREATE INDEX runs_parent ON runs (parent_run)",
+    """CREATE TABLE segments (
+        id {pk}, run_id TEXT NOT NULL, ordinal INTEGER NOT NULL, origin TEXT NOT NULL,
+        parent_segment {int}, branch_step {int}, start_step {int} NOT NULL, last_step {int},
+        config TEXT NOT NULL DEFAULT '{{}}', config_changes TEXT NOT NULL DEFAULT '[]',
+        summary TEXT NOT NULL DEFAULT '{{}}', created_at {real} NOT NULL, superseded_at {real},
+        replaces {int}, write_seq {int}, UNIQUE (run_id, ordinal))""",
+    "CREATE TABLE keys (id {pk}, name TEXT NOT NULL UNIQUE)",
+    """CREATE TABLE segment_keys (segment {int} NOT NULL, key {int} NOT NULL,
+        PRIMARY KEY (segment, key)){norowid}""",
+    """CREATE TABLE blocks (id {pk}, segment {int} NOT NULL, key {int} NOT NULL,
+        first_step {int} NOT NULL, last_step {int} NOT NULL, n INTEGER NOT NULL, enc TEXT NOT NULL,
+        steps {blob} NOT NULL, vals {blob} NOT NULL)""",
+    "CREATE INDEX blocks_range ON blocks (segment, key, first_step)",
+]
 
 
 class SQLStore(Store):
     GREATEST = "MAX"
-    SCHEMA: list[str] = []
+    TYPES: dict[str, str] = {}  # the dialect's words for the SCHEMA placeholders
+    READ_SNAPSHOT = "BEGIN"
 
     def __init__(self, create: bool = True) -> None:
         self._local = threading.local()
         self._pid = os.getpid()
-        self._links: dict[int, SegmentLink] = {}  # immutable segment fields, read by every lineage walk
+        # Caches of facts that never change once committed: segment links, key name <-> id.
+        # A transaction's new key ids are published here only after its COMMIT.
+        self._links: dict[int, SegmentLink] = {}
         self._key_ids: dict[str, int] = {}
         self._key_names: dict[int, str] = {}
-        self._seg_keys: dict[int, set[str]] = {}
-        self._open_blocks: dict[int, dict[str, blocks.OpenBlock]] = {}
         self._migrate(create)
+
+    @classmethod
+    def ddl(cls) -> list[str]:
+        return [stmt.format(**cls.TYPES) for stmt in SCHEMA]
 
     # -- dialect hooks ----------------------------------------------------------------------
     def _connect(self) -> Any:
@@ -57,6 +90,14 @@ class SQLStore(Store):
     def _tables_exist(self) -> bool:
         raise NotImplementedError
 
+    def _lost_connection(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says the connection is gone (so a fresh one may succeed)."""
+        return False
+
+    def rejects_rows(self, exc: BaseException) -> bool:
+        # errors raised while encoding or binding the rows themselves, on either dialect
+        return isinstance(exc, (OverflowError, UnicodeError, ValueError, TypeError))
+
     # -- connections and transactions -------------------------------------------------------
     @property
     def conn(self) -> Any:
@@ -70,7 +111,15 @@ class SQLStore(Store):
         return conn
 
     def _x(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self.conn.execute(self._sql(sql), tuple(params))
+        try:
+            return self.conn.execute(self._sql(sql), tuple(params))
+        except Exception as exc:
+            # outside a transaction a statement stands alone: after a connection dropped while
+            # idle (server restart, terminated backend) it is safe to run it once more
+            if getattr(self._local, "depth", 0) or not self._lost_connection(exc):
+                raise
+            self.close()
+            return self.conn.execute(self._sql(sql), tuple(params))
 
     def _xm(self, sql: str, seq: list[Sequence[Any]]) -> None:
         if seq:
@@ -78,6 +127,13 @@ class SQLStore(Store):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        yield from self._within(self._begin)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        yield from self._within(lambda conn: conn.execute(self.READ_SNAPSHOT))
+
+    def _within(self, begin: Any) -> Iterator[None]:
         conn = self.conn
         if self._local.depth:
             self._local.depth += 1
@@ -86,19 +142,30 @@ class SQLStore(Store):
             finally:
                 self._local.depth -= 1
             return
-        self._begin(conn)
+        try:
+            begin(conn)
+        except Exception as exc:
+            if not self._lost_connection(exc):
+                raise
+            self.close()  # dropped while idle: nothing was done yet, so begin on a fresh connection
+            conn = self.conn
+            begin(conn)
         self._local.depth = 1
-        self._local.new_keys = []
+        self._local.new_keys = {}
         try:
             yield
             conn.execute("COMMIT")
         except BaseException:
             self._local.depth = 0
-            for name in self._local.new_keys:  # ids handed out by a transaction that did not commit
-                self._key_names.pop(self._key_ids.pop(name, -1), None)
+            self._local.new_keys = {}  # ids from a transaction that did not commit are forgotten
             self._rollback(conn)
             raise
         self._local.depth = 0
+        if self._local.new_keys:  # committed: now other threads may use them
+            for name, kid in self._local.new_keys.items():
+                self._key_ids[name] = kid
+                self._key_names[kid] = name
+            self._local.new_keys = {}
 
     def _rollback(self, conn: Any) -> None:
         try:
@@ -121,7 +188,7 @@ class SQLStore(Store):
                 if not create:
                     raise StoreError(f"store {self.url} holds no forkpoint runs (no forkpoint tables): "
                                      "check the path or URL; nothing was created")
-                for stmt in self.SCHEMA:
+                for stmt in self.ddl():
                     self._x(stmt)
                 self._x("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
                 return
@@ -171,9 +238,13 @@ class SQLStore(Store):
         self._x(f"INSERT INTO runs ({', '.join(d)}) VALUES ({', '.join('?' * len(d))})", tuple(d.values()))
 
     def update_run(self, run_id: str, **fields: Any) -> None:
-        self._update("runs", _JSON_RUN, run_id, fields)
+        self._update("runs", _RUN_FIELDS, _JSON_RUN, run_id, fields)
 
-    def _update(self, table: str, json_fields: tuple[str, ...], key: Any, fields: dict[str, Any]) -> None:
+    def _update(self, table: str, known: frozenset[str], json_fields: tuple[str, ...], key: Any,
+                fields: dict[str, Any]) -> None:
+        unknown = fields.keys() - known
+        if unknown:  # field names become column names: only the record's own fields may
+            raise ValueError(f"{table}: unknown field(s) {sorted(unknown)}")
         for k in json_fields:
             if k in fields:
                 fields[k] = json.dumps(fields[k])
@@ -185,6 +256,9 @@ class SQLStore(Store):
         return self._records(SegmentRecord, _JSON_SEG, sql, params)
 
     def insert_segment(self, **fields: Any) -> int:
+        unknown = fields.keys() - _SEG_FIELDS
+        if unknown:
+            raise ValueError(f"segments: unknown field(s) {sorted(unknown)}")
         for k in _JSON_SEG:
             if k in fields:
                 fields[k] = json.dumps(fields[k])
@@ -202,7 +276,7 @@ class SQLStore(Store):
         return self._segments("SELECT * FROM segments WHERE run_id = ? ORDER BY ordinal", (run_id,))
 
     def update_segment(self, segment_id: int, **fields: Any) -> None:
-        self._update("segments", _JSON_SEG, segment_id, fields)
+        self._update("segments", _SEG_FIELDS, _JSON_SEG, segment_id, fields)
 
     def link(self, segment_id: int) -> SegmentLink:
         got = self._links.get(segment_id)
@@ -212,21 +286,36 @@ class SQLStore(Store):
         return got
 
     # -- keys -------------------------------------------------------------------------------
-    def _intern(self, names: Iterable[str]) -> None:
-        missing = [n for n in set(names) if n not in self._key_ids]
-        if not missing:
-            return
-        self._xm("INSERT INTO keys (name) VALUES (?) ON CONFLICT DO NOTHING", [(n,) for n in sorted(missing)])
-        for n in missing:
-            (kid,) = self._x("SELECT id FROM keys WHERE name = ?", (n,)).fetchone()
-            self._key_ids[n] = kid
-            self._key_names[kid] = n
-            self._local.new_keys.append(n)
+    def _intern(self, names: Iterable[str]) -> dict[str, int]:
+        """Ids for ``names`` (inside a transaction), creating the missing ones. New ids stay
+        private to this transaction until it commits (``_within``)."""
+        out: dict[str, int] = {}
+        pending: dict[str, int] = self._local.new_keys
+        missing = []
+        for n in names:
+            kid = self._key_ids.get(n)
+            if kid is None:
+                kid = pending.get(n)
+            if kid is None:
+                missing.append(n)
+            else:
+                out[n] = kid
+        if missing:
+            missing.sort()
+            self._xm("INSERT INTO keys (name) VALUES (?) ON CONFLICT DO NOTHING", [(n,) for n in missing])
+            for n in missing:
+                (kid,) = self._x("SELECT id FROM keys WHERE name = ?", (n,)).fetchone()
+                out[n] = pending[n] = kid
+        return out
 
+    # Readers cache only ids they read back from the table, which are committed.
     def _name(self, kid: int) -> str:
         name = self._key_names.get(kid)
         if name is None:
-            (name,) = self._x("SELECT name FROM keys WHERE id = ?", (kid,)).fetchone()
+            row = self._x("SELECT name FROM keys WHERE id = ?", (kid,)).fetchone()
+            if row is None:
+                raise StoreError(f"store {self.url}: key id {kid} is missing from the keys table")
+            name = row[0]
             self._key_names[kid] = name
             self._key_ids[name] = kid
         return name
@@ -251,21 +340,24 @@ class SQLStore(Store):
         return [k for (k,) in self._x("SELECT key FROM segment_keys WHERE segment = ?", (segment_id,)).fetchall()]
 
     # -- points -----------------------------------------------------------------------------
-    def append(self, run_id: str, segment_id: int, rows: Sequence[Row], heartbeat: float, seq: int | None = None) -> None:
-        open_blocks = self._open_blocks.setdefault(segment_id, {})
+    def append(self, run_id: str, segment_id: int, rows: Sequence[Row], heartbeat: float, seq: int | None = None,
+               state: WriteState | None = None) -> None:
+        if state is None:
+            state = WriteState()
+        open_blocks = state.open_blocks
         writes: list[blocks.BlockWrite] = []
         ids: list[int] = []
         with self.transaction():
             if seq is not None:
                 (done,) = self._x("SELECT write_seq FROM segments WHERE id = ?", (segment_id,)).fetchone()
                 if done is not None and done >= seq:
-                    # committed already: the connection broke before the commit was confirmed
-                    self._open_blocks[segment_id] = {}
+                    # committed already: the connection broke before the commit was confirmed;
+                    # the blocks it wrote are not known here, so later rows start new blocks
+                    state.open_blocks.clear()
                     return
             if rows:
                 per_key = blocks.group(rows)
-                self._intern(per_key)
-                kid = self._key_ids
+                kid = self._intern(per_key)
                 writes = blocks.plan(open_blocks, per_key)
                 for w in writes:
                     first, last, n, enc, sb, vb = w.row()
@@ -278,8 +370,7 @@ class SQLStore(Store):
                         self._x("UPDATE blocks SET last_step = ?, n = ?, enc = ?, steps = ?, vals = ? WHERE id = ?",
                                 (last, n, enc, sb, vb, w.id))
                         ids.append(w.id)
-                seen = self._seg_keys.get(segment_id, set())
-                new = per_key.keys() - seen
+                new = per_key.keys() - state.keys
                 self._xm("INSERT INTO segment_keys (segment, key) VALUES (?, ?) ON CONFLICT DO NOTHING",
                          [(segment_id, kid[k]) for k in sorted(new)])
                 top = max(st[-1] for st, _ in per_key.values())
@@ -290,7 +381,7 @@ class SQLStore(Store):
             self._x("UPDATE runs SET heartbeat = ?, updated_at = ? WHERE id = ?", (heartbeat, heartbeat, run_id))
         if rows:  # only once committed: a rolled-back batch leaves the writer's state as it was
             blocks.adopt(open_blocks, writes, ids)
-            self._seg_keys[segment_id] = seen | new
+            state.keys |= new
 
     def _blocks(self, r: Range, kid: int, newest_first: bool = False) -> list[tuple[int, int, bytes, str, bytes]]:
         # newest_first: only the newest block can hold the last value in range (blocks.last_in),
@@ -304,16 +395,22 @@ class SQLStore(Store):
     def read_series(self, ranges: Iterable[Range], key: str) -> tuple[list[int], list[Any]]:
         steps: list[int] = []
         values: list[Any] = []
-        ids = self._ids([key])
-        if ids:
-            (kid,) = ids
-            for r in ranges:
-                st, vs = blocks.merge(self._blocks(r, kid), r.lo, r.hi)
-                steps.extend(st)
-                values.extend(vs)
+        with self.snapshot():
+            ids = self._ids([key])
+            if ids:
+                (kid,) = ids
+                for r in ranges:
+                    st, vs = blocks.merge(self._blocks(r, kid), r.lo, r.hi)
+                    steps.extend(st)
+                    values.extend(vs)
         return steps, values
 
     def read(self, ranges: Iterable[Range], keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """One snapshot for the whole read: a live run's batches are seen whole or not at all."""
+        with self.snapshot():
+            return self._read(ranges, keys)
+
+    def _read(self, ranges: Iterable[Range], keys: Sequence[str] | None) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         if keys is not None and len(keys) == 1:
             (name,) = keys

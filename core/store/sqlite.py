@@ -17,34 +17,8 @@ from urllib.parse import quote
 from ..errors import StoreError
 from .sql import SQLStore
 
-SCHEMA = [
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TABLE runs (
-        id TEXT PRIMARY KEY, project TEXT NOT NULL, name TEXT, notes TEXT,
-        tags TEXT NOT NULL DEFAULT '[]', origin TEXT NOT NULL, parent_run TEXT, parent_step INTEGER,
-        head_segment INTEGER, state TEXT NOT NULL, exit_code INTEGER, owner TEXT, heartbeat REAL,
-        step_metrics TEXT NOT NULL DEFAULT '[]', dropped_steps INTEGER NOT NULL DEFAULT 0,
-        created_at REAL NOT NULL, updated_at REAL NOT NULL)""",
-    "CREATE INDEX runs_project ON runs (project, created_at)",
-    "CREATE INDEX runs_parent ON runs (parent_run)",
-    """CREATE TABLE segments (
-        id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, ordinal INTEGER NOT NULL, origin TEXT NOT NULL,
-        parent_segment INTEGER, branch_step INTEGER, start_step INTEGER NOT NULL, last_step INTEGER,
-        config TEXT NOT NULL DEFAULT '{}', config_changes TEXT NOT NULL DEFAULT '[]',
-        summary TEXT NOT NULL DEFAULT '{}', created_at REAL NOT NULL, superseded_at REAL,
-        replaces INTEGER, write_seq INTEGER, UNIQUE (run_id, ordinal))""",
-    "CREATE TABLE keys (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
-    """CREATE TABLE segment_keys (segment INTEGER NOT NULL, key INTEGER NOT NULL,
-        PRIMARY KEY (segment, key)) WITHOUT ROWID""",
-    """CREATE TABLE blocks (id INTEGER PRIMARY KEY, segment INTEGER NOT NULL,
-        key INTEGER NOT NULL, first_step INTEGER NOT NULL, last_step INTEGER NOT NULL, n INTEGER NOT NULL,
-        enc TEXT NOT NULL, steps BLOB NOT NULL, vals BLOB NOT NULL)""",
-    "CREATE INDEX blocks_range ON blocks (segment, key, first_step)",
-]
-
-
 class SQLiteStore(SQLStore):
-    SCHEMA = SCHEMA
+    TYPES = {"pk": "INTEGER PRIMARY KEY", "int": "INTEGER", "real": "REAL", "blob": "BLOB", "norowid": " WITHOUT ROWID"}
 
     def __init__(self, path: str, create: bool = True) -> None:
         self.path = os.path.abspath(path)
@@ -110,6 +84,10 @@ class SQLiteStore(SQLStore):
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
+
+    def rejects_rows(self, exc: BaseException) -> bool:
+        # "string or blob too big", a value SQLite cannot bind; not: locked, full, I/O, read-only
+        return super().rejects_rows(exc) or isinstance(exc, (sqlite3.DataError, sqlite3.InterfaceError))
 
     def _tables_exist(self) -> bool:
         return self._x("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is not None
