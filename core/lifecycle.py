@@ -31,6 +31,7 @@ from typing import Any
 # user dropped without finish() still holds queued rows and must still be finished (and flushed)
 # at exit. ``owner.alive`` asks it whether a run owned by this pid is really live here.
 _runs: dict[str, Any] = {}
+_pid = os.getpid()  # the process the registry belongs to (a signal may reach a child before its at-fork hook)
 _installed = False
 _uncaught = False
 _exit_code: int | None = None
@@ -41,6 +42,8 @@ SIGTERM_RETRY_S = 10.0  # how long the SIGTERM shutdown retries a store that is 
 
 def register(run: Any) -> None:
     _install()
+    if _pid != os.getpid():
+        _forget_in_child()
     _runs[run.id] = run
 
 
@@ -51,16 +54,16 @@ def unregister(run: Any) -> None:
 
 def open_runs() -> list[Any]:
     """The runs this process has open (started and not finished)."""
-    return list(_runs.values())
+    return list(_runs.values()) if _pid == os.getpid() else []
 
 
 def live(run_id: str) -> Any | None:
     """This process's open Run with id ``run_id``, or None."""
-    return _runs.get(run_id)
+    return _runs.get(run_id) if _pid == os.getpid() else None
 
 
 def finish_all(exit_code: int, retry_for: float | None = None) -> None:
-    for run in list(_runs.values()):
+    for run in open_runs():
         try:
             run.finish(exit_code=exit_code, _retry_for=retry_for)
         except Exception as exc:  # noqa: BLE001 - reported, never swallowed silently
@@ -99,7 +102,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
         prev(signum, frame)
         return
     signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM ends the process at once
-    if not _runs:
+    if not open_runs():  # nothing to save (or a forked child, maybe before its at-fork hook ran)
         os.kill(os.getpid(), signum)
         return
     terminating.set()
@@ -115,11 +118,40 @@ def _shutdown(signum: int) -> None:
 
 
 def _forget_in_child() -> None:
-    """``os.register_at_fork(after_in_child=...)``: the child owns none of its parent's runs."""
+    """After ``fork()`` in the child: it owns none of its parent's runs, and SIGTERM gets back the
+    disposition it had before forkpoint, so a worker ends as it would without forkpoint."""
+    global _pid
     for run in _runs.values():
         run._foreign = run._stopped = True
     _runs.clear()
+    _pid = os.getpid()
     terminating.clear()
+    if _installed and threading.current_thread() is threading.main_thread():
+        try:
+            if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+                signal.signal(signal.SIGTERM, _prev_term if _prev_term is not None else signal.SIG_DFL)
+        except (ValueError, OSError):
+            pass
+    _unblock()
+
+
+# SIGTERM is blocked while fork() runs: CPython drops signals that reach a child before its
+# after-fork work is done, so a worker terminated right after it was started would live on.
+# Blocked, the signal waits in the kernel and is delivered once the child's handler is reset.
+_mask_before_fork: Any = None
+
+
+def _block() -> None:
+    global _mask_before_fork
+    if _installed and hasattr(signal, "pthread_sigmask"):
+        _mask_before_fork = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
+def _unblock() -> None:
+    global _mask_before_fork
+    if _mask_before_fork is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, _mask_before_fork)
+        _mask_before_fork = None
 
 
 _prev_excepthook = sys.excepthook
@@ -146,4 +178,4 @@ def _install() -> None:
             _prev_term = None
 
 
-os.register_at_fork(after_in_child=_forget_in_child)
+os.register_at_fork(before=_block, after_in_parent=_unblock, after_in_child=_forget_in_child)
