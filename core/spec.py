@@ -14,25 +14,32 @@ from dataclasses import dataclass
 
 from .errors import SpecError
 
-RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_RUN_REF_RE = re.compile(r"^(?P<run>[A-Za-z0-9_-]{1,64})(?:~(?P<arch>[1-9][0-9]*))?$")
-_PROJECT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
-_METRIC_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
-_STEP_RE = re.compile(r"^[0-9]+$")
-_NUMBER_RE = re.compile(r"^-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$")
+# Run ids take what W&B takes (letters, digits, '_', '-', '.', '@', ... up to 128 characters) except
+# what would make them unreachable here: path separators, '?', '#', '%', ':', '~' (archived
+# branches), whitespace and control characters; and not '.' or '..' alone. Patterns are matched
+# whole (fullmatch: a trailing newline is not let through).
+_ID = r"(?![.]{1,2}(?:~|$))[^\s/\\?#%:~\x00-\x1f\x7f]{1,128}"
+RUN_ID_RE = re.compile(_ID)
+_RUN_REF_RE = re.compile(rf"(?P<run>{_ID})(?:~(?P<arch>[1-9][0-9]*))?")
+_PROJECT_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+_METRIC_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*")
+_STEP_RE = re.compile(r"[0-9]{1,19}")
+_NUMBER_RE = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+MAX_STEP = 2**62 - 1  # as store.MAX_STEP (kept here so specs need no store import)
 
 EXPECTED = "expected '<run_id>?_step=<N>' or '<project>/<run_id>?_step=<N>' with N a non-negative integer"
 
 
 def check_run_id(run_id: object, what: str = "id") -> str:
-    """Return ``run_id`` if it is a valid run id (1-64 of ``A-Z a-z 0-9 _ -``), else raise."""
-    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
-        raise SpecError(f"{what} {run_id!r} is not a valid run id: expected 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
+    """Return ``run_id`` if it is a valid run id, else raise ``SpecError``."""
+    if not isinstance(run_id, str) or not RUN_ID_RE.fullmatch(run_id):
+        raise SpecError(f"{what} {run_id!r} is not a valid run id: expected 1-128 characters without whitespace, "
+                        "control characters or any of / \\ ? # % : ~")
     return run_id
 
 
 def check_project(project: object) -> str:
-    if not isinstance(project, str) or not _PROJECT_RE.match(project):
+    if not isinstance(project, str) or not _PROJECT_RE.fullmatch(project):
         raise SpecError(f"project {project!r} is not a valid project name: expected 1-128 characters of A-Z, a-z, 0-9, '_', '.' or '-'")
     return project
 
@@ -47,6 +54,22 @@ class RunSpec:
     project: str | None = None
     archive: int | None = None
 
+    def __post_init__(self) -> None:
+        """A RunSpec built directly is checked exactly like a parsed string (same errors)."""
+        check_run_id(self.run_id, "run spec run id")
+        if self.project is not None:
+            check_project(self.project)
+        if self.archive is not None and (type(self.archive) is not int or self.archive < 1):
+            raise SpecError(f"run spec archive={self.archive!r} is not a positive int (the k of '<run_id>~<k>')")
+        if not isinstance(self.metric, str) or not _METRIC_RE.fullmatch(self.metric):
+            raise SpecError(f"run spec metric {self.metric!r} is not a metric name: {EXPECTED}")
+        v = self.value
+        if self.metric == "_step":
+            if type(v) is not int or not 0 <= v <= MAX_STEP:
+                raise SpecError(f"run spec _step={v!r} is not a non-negative integer (at most 2**62 - 1): {EXPECTED}")
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise SpecError(f"run spec {self.metric}={v!r} is not a finite number")
+
     @classmethod
     def parse(cls, spec: str) -> "RunSpec":
         if not isinstance(spec, str):
@@ -57,29 +80,31 @@ class RunSpec:
         project = None
         if "/" in head:
             project, _, head = head.partition("/")
-            if "/" in head or not _PROJECT_RE.match(project):
+            if "/" in head or not _PROJECT_RE.fullmatch(project):
                 raise SpecError(f"run spec {spec!r} has a bad '<project>/' prefix: {EXPECTED}")
-        m = _RUN_REF_RE.match(head)
+        m = _RUN_REF_RE.fullmatch(head)
         if not m:
-            raise SpecError(f"run spec {spec!r}: {head!r} is not a run id (A-Z, a-z, 0-9, '_', '-', optionally '~<k>' for an archived branch): {EXPECTED}")
+            raise SpecError(f"run spec {spec!r}: {head!r} is not a run id (no whitespace, control characters or "
+                            f"/ \\ ? # % : ~; optionally '~<k>' for an archived branch): {EXPECTED}")
         if "&" in query or ";" in query or "#" in query:
             raise SpecError(f"run spec {spec!r} has more than one query key: {EXPECTED}")
         metric, eq, raw = query.partition("=")
         if not eq or not metric:
             raise SpecError(f"run spec {spec!r} has no '<metric>=<value>' query: {EXPECTED}")
-        if not _METRIC_RE.match(metric):
+        if not _METRIC_RE.fullmatch(metric):
             raise SpecError(f"run spec {spec!r}: {metric!r} is not a metric name: {EXPECTED}")
         if raw == "":
             raise SpecError(f"run spec {spec!r} has an empty value: {EXPECTED}")
         value: int | float
         if metric == "_step":
-            if not _STEP_RE.match(raw):
-                raise SpecError(f"run spec {spec!r}: _step={raw!r} is not a non-negative integer: {EXPECTED}")
+            if not _STEP_RE.fullmatch(raw) or int(raw) > MAX_STEP:
+                raise SpecError(f"run spec {spec[:80]!r}: _step={raw[:40]!r} is not a non-negative integer "
+                              f"(at most 2**62 - 1): {EXPECTED}")
             value = int(raw)
         else:
-            if not _NUMBER_RE.match(raw):
+            if len(raw) > 64 or not _NUMBER_RE.fullmatch(raw):
                 raise SpecError(f"run spec {spec!r}: {metric}={raw!r} is not a finite number (expected e.g. '{metric}=3')")
-            value = int(raw) if _STEP_RE.match(raw.lstrip("-")) else float(raw)
+            value = int(raw) if _STEP_RE.fullmatch(raw.lstrip("-")) else float(raw)
             if not math.isfinite(value):
                 raise SpecError(f"run spec {spec!r}: {metric}={raw!r} is not finite")
         arch = int(m.group("arch")) if m.group("arch") else None
@@ -104,7 +129,7 @@ def parse_run_ref(ref: str) -> tuple[str | None, str, int | None]:
     if "/" in ref:
         project, _, head = ref.partition("/")
         check_project(project)
-    m = _RUN_REF_RE.match(head)
+    m = _RUN_REF_RE.fullmatch(head)
     if not m:
         raise SpecError(f"run {ref!r} is not a run id: expected '<run_id>', '<project>/<run_id>' or '<run_id>~<k>' for an archived branch")
     return project, m.group("run"), int(m.group("arch")) if m.group("arch") else None

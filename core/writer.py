@@ -80,7 +80,7 @@ class Writer:
     def put(self, step: int, row: dict[str, Any]) -> None:
         q = self.queue
         n = len(q)
-        if n >= self._check_at:
+        if n >= self._check_at:  # lowered by the rows in flight, so those count too
             if n >= WAKE_AT:
                 self._wake.set()
             if self.pending >= MAX_PENDING:
@@ -138,6 +138,7 @@ class Writer:
             if not n and time.time() - self._last_beat < HEARTBEAT_EVERY:
                 return
             self._inflight = (self._seq + 1, [q.popleft() for _ in range(n)])
+            self._check_at = min(WAKE_AT, MAX_PENDING - n)
         seq, rows = self._inflight
         now = time.time()
         try:
@@ -154,6 +155,7 @@ class Writer:
         """A batch the store refused for its content: write row by row, reporting the bad ones."""
         for i, row in enumerate(rows):
             self._inflight = (seq, rows[i:])
+            self._check_at = min(WAKE_AT, MAX_PENDING - (len(rows) - i))
             try:
                 self.store.append(self.run_id, self.segment_id, [row], time.time(), seq=seq, state=self.state)
             except Exception as exc:
@@ -165,6 +167,7 @@ class Writer:
 
     def _done(self, seq: int, n: int) -> None:
         self._seq, self._inflight = seq, None
+        self._check_at = min(WAKE_AT, MAX_PENDING)
         with self._committed:
             self._done_n += n
             self._committed.notify_all()

@@ -82,6 +82,12 @@ def postgres_store() -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_url() -> Iterator[str]:
+    """Only PostgreSQL: a fresh schema on the test server (for PostgreSQL-only fault tests)."""
+    yield from postgres_store()
+
+
+@pytest.fixture
 def api(store: str) -> forkpoint.Api:
     """A reader on the test's store (created first: a reader never creates a store)."""
     from forkpoint.store import open_store

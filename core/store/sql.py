@@ -155,10 +155,13 @@ class SQLStore(Store):
         try:
             yield
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             self._local.depth = 0
             self._local.new_keys = {}  # ids from a transaction that did not commit are forgotten
             self._rollback(conn)
+            if isinstance(exc, Exception) and self._lost_connection(exc):
+                raise StoreError(f"store {self.url}: the connection was lost during a transaction ({exc}); "
+                                 "it was rolled back unless its COMMIT had reached the server") from exc
             raise
         self._local.depth = 0
         if self._local.new_keys:  # committed: now other threads may use them
