@@ -7,8 +7,9 @@ transactions of at most ``BATCH_MAX`` rows. ``flush()`` does the same synchronou
 Guarantees this file keeps (docs/guarantees.md):
 
 - **Age bound.** While writes succeed, no row waits more than about ``interval`` seconds to be
-  committed, at any logging rate: when the oldest uncommitted row is older than ``interval``,
-  ``put()`` waits for the writer (back-pressure) instead of letting the backlog grow. So SIGKILL
+  committed, at any logging rate: when the oldest uncommitted row's age plus the time the store
+  needs for the backlog (at its measured commit rate) nears the interval, ``put()`` waits for the
+  writer (back-pressure) instead of letting the backlog grow. So SIGKILL
   loses at most the rows of the last ``interval`` (plus one transaction in progress).
 - **Exactly once.** A failed batch stays in flight and is retried as it was, under the same
   sequence number, so a batch whose COMMIT reached the store before the connection broke is
@@ -41,8 +42,9 @@ from .store import Store, WriteState
 log = logging.getLogger("forkpoint")
 
 WAKE_AT = 20_000
-BATCH_MAX = 100_000  # rows per transaction: a backlog after an outage is written in steps
+BATCH_MAX = 20_000  # rows per transaction: bounds one commit's duration (and a backlog is written in steps)
 MARK_EVERY = 1024  # put() notes the time every this many rows, for the age bound
+RATE_PRIOR = 10_000.0  # rows/s assumed until the first large commit is timed (cautious: PostgreSQL does ~30k)
 CLOSE_RETRY_S = 30.0  # finish() keeps retrying the last write this long before it raises
 MAX_PENDING = int(os.environ.get("FORKPOINT_MAX_PENDING", "5000000"))
 
@@ -67,9 +69,11 @@ class Writer:
         self._last_beat = 0.0
         self._seq = seq  # the last batch number committed for this segment
         self._inflight: tuple[int, list[Row]] | None = None
+        self._measured = False
         self._put_n = 0  # rows ever queued
         self._done_n = 0  # rows ever committed or rejected
         self._marks: deque[tuple[int, float]] = deque()  # (rows queued so far, when), every MARK_EVERY rows
+        self._rate = RATE_PRIOR  # rows per second the store commits (moving average of batches)
         self._check_at = min(WAKE_AT, MAX_PENDING)
         self._thread: threading.Thread | None = None
         if interval > 0:
@@ -93,19 +97,25 @@ class Writer:
             self._pace()
 
     def _pace(self) -> None:
-        """Back-pressure: wait while the oldest uncommitted row is older than ``interval``."""
-        now = time.monotonic()
+        """Back-pressure: wait while the oldest uncommitted row's age plus the time the store needs
+        for the backlog (at its measured rate) would pass the interval."""
+        self._marks.append((self._put_n, time.monotonic()))
+        if self._thread is None or self.error is not None:
+            return  # in sync mode flush() keeps up; while the store is away the buffer takes the rows
+        if self._behind():
+            self._wake.set()
+            with self._committed:
+                while self._behind() and self.error is None and not self._closed and self._thread.is_alive():
+                    self._committed.wait(0.02)
+
+    def _behind(self) -> bool:
         marks = self._marks
-        marks.append((self._put_n, now))
         while marks and marks[0][0] <= self._done_n:
             marks.popleft()
-        if self._thread is None or self.error is not None or not marks or now - marks[0][1] <= self.interval:
-            return  # in sync mode flush() keeps up; while the store is away the buffer takes the rows
-        self._wake.set()
-        with self._committed:
-            while (marks and marks[0][0] > self._done_n and self.error is None and not self._closed
-                   and self._thread.is_alive()):
-                self._committed.wait(0.05)
+        if not marks:
+            return False
+        backlog = self.pending / self._rate
+        return time.monotonic() - marks[0][1] + backlog > self.interval * 0.8
 
     @property
     def pending(self) -> int:
@@ -141,6 +151,7 @@ class Writer:
             self._check_at = min(WAKE_AT, MAX_PENDING - n)
         seq, rows = self._inflight
         now = time.time()
+        t0 = time.perf_counter()
         try:
             self.store.append(self.run_id, self.segment_id, rows, now, seq=seq, state=self.state)
         except Exception as exc:
@@ -148,6 +159,10 @@ class Writer:
                 raise
             self._write_each(seq, rows)
         else:
+            if len(rows) >= MARK_EVERY:
+                rate = len(rows) / max(time.perf_counter() - t0, 1e-6)
+                self._rate = 0.7 * self._rate + 0.3 * rate if self._measured else rate
+                self._measured = True
             self._done(seq, len(rows))
         self._last_beat = now
 

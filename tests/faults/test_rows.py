@@ -12,7 +12,7 @@ import pytest
 import forkpoint
 from forkpoint.store import MAX_STEP, open_store
 
-from conftest import child, run_child
+from procs import child, run_child
 
 
 @pytest.mark.parametrize("key", ["\ud800", "a\x00b", "k" * 10_000])

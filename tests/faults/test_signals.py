@@ -11,7 +11,7 @@ import pytest
 
 import forkpoint
 
-from conftest import child, run_child
+from procs import child, run_child
 
 LOGGER = """
 import sys, forkpoint

@@ -16,7 +16,7 @@ import forkpoint
 from forkpoint import writer
 from forkpoint.store import open_store
 
-from conftest import run_child
+from procs import run_child
 
 pytestmark = pytest.mark.timeout(180)
 

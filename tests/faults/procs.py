@@ -1,4 +1,4 @@
-"""Helpers for the fault tests: child Python processes that log into a store, real signals."""
+"""Child processes for the fault tests: child Python processes that log into a store, real signals."""
 
 from __future__ import annotations
 
@@ -29,3 +29,4 @@ def run_child(code: str, *args: str, timeout: float = 60, **kw) -> subprocess.Co
         out, err = p.communicate()
         pytest.fail(f"child hung for {timeout} s (killed); stderr:\n{err[-3000:]}")
     return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+
