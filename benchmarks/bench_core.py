@@ -106,18 +106,17 @@ def time_branch(store: str, run_id: str, step: int, reps: int = 15) -> dict:
     """Median ms of the rewind and fork transactions, and of the whole init()+finish() call."""
     st = open_store(store)
     spec = RunSpec(run_id, step)
-    kw = dict(name=None, config={}, tags=None, notes=None)
     out = {}
     for what in ("rewind", "fork"):
         ts, full = [], []
         for _ in range(reps):
             t = time.perf_counter()
             if what == "rewind":
-                branch.rewind(st, spec, project=None, **kw)
+                branch.rewind(st, spec, None, branch.RunFields())
                 with st.transaction():
                     st.update_run(run_id, state="finished", owner=None)
             else:
-                branch.fork(st, spec, run_id=None, project=None, inherit_config=True, **kw)
+                branch.fork(st, spec, None, None, branch.RunFields())
             ts.append(time.perf_counter() - t)
             t = time.perf_counter()
             r = forkpoint.init(store=store, **({"resume_from": str(spec)} if what == "rewind" else {"fork_from": str(spec)}))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import string
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import lineage
@@ -25,21 +25,31 @@ _ALPHABET = string.ascii_lowercase + string.digits
 
 
 @dataclass
-class Started:
-    """What ``init`` needs to build a ``Run``: the record, its head segment and the first step."""
+class RunFields:
+    """What ``init`` says about the run itself, whichever way it starts. ``config`` is merged over
+    the run's (resume, rewind) or the parent's (fork) config; name, tags and notes replace the
+    run's only when given (W&B silently drops ``name=`` on resume; we keep it)."""
+
+    name: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] | None = None
+    notes: str | None = None
+
+    def renames(self) -> dict[str, Any]:
+        """The run-record fields this call changes."""
+        got = {"name": self.name, "tags": self.tags, "notes": self.notes}
+        return {k: v for k, v in got.items() if v is not None}
+
+
+@dataclass
+class Position:
+    """A run, one of its segments, a step in it, and that segment's visible history: what a spec
+    resolves to, and what ``init`` hands to ``Run`` (the head segment and the next step)."""
 
     run: RunRecord
     segment: SegmentRecord
     step: int
     ranges: list[Range]
-
-
-@dataclass
-class Resolved:
-    run: RunRecord
-    segment: SegmentRecord
-    step: int
-    ranges: list[Range]  # the visible history of ``segment``
 
 
 def new_id(store: Store) -> str:
@@ -58,10 +68,15 @@ def get_run(store: Store, run_id: str, project: str | None = None) -> RunRecord:
     return run
 
 
+def head_of(store: Store, run: RunRecord) -> SegmentRecord:
+    assert run.head_segment is not None, f"run {run.id} has no head segment"
+    return store.get_segment(run.head_segment)
+
+
 def segment_of(store: Store, run: RunRecord, archive: int | None) -> SegmentRecord:
     """The run's head segment, or its archived branch ``~archive``."""
     if archive is None:
-        return store.get_segment(run.head_segment)  # type: ignore[arg-type]
+        return head_of(store, run)
     segs = store.run_segments(run.id)
     for seg in segs:
         if seg.ordinal == archive and seg.id != run.head_segment:
@@ -70,7 +85,7 @@ def segment_of(store: Store, run: RunRecord, archive: int | None) -> SegmentReco
     raise RunNotFoundError(f"run {run.id!r} has no archived branch '{run.id}~{archive}' (archived branches: {have or 'none'})")
 
 
-def resolve(store: Store, spec: RunSpec) -> Resolved:
+def resolve(store: Store, spec: RunSpec) -> Position:
     """The segment and ``_step`` a spec names; every check that can fail happens here."""
     run = get_run(store, spec.run_id, spec.project)
     seg = segment_of(store, run, spec.archive)
@@ -81,7 +96,7 @@ def resolve(store: Store, spec: RunSpec) -> Resolved:
     if spec.metric == "_step":
         if spec.value > last:
             raise StepError(f"run spec '{spec}': step {spec.value} is beyond the last step of run {spec.ref!r}, which is {last}")
-        return Resolved(run, seg, int(spec.value), ranges)
+        return Position(run, seg, int(spec.value), ranges)
     if spec.metric not in run.step_metrics:
         raise SpecError(
             f"run spec '{spec}': {spec.metric!r} is not a step metric of run {spec.ref!r} "
@@ -89,21 +104,21 @@ def resolve(store: Store, spec: RunSpec) -> Resolved:
     for r in reversed(ranges):
         step = store.last_step_where(r, spec.metric, spec.value)
         if step is not None:
-            return Resolved(run, seg, step, ranges)
+            return Position(run, seg, step, ranges)
     raise StepError(f"run spec '{spec}': run {spec.ref!r} has no row with {spec.metric} <= {spec.value}")
 
 
 def claim(store: Store, run: RunRecord, now: float, **fields: Any) -> RunRecord:
     """Make this process the run's writer; refused while a live process still writes it."""
     store.lock_run(run.id)
-    run = store.get_run(run.id)  # type: ignore[assignment]  # as of the lock
+    run = get_run(store, run.id)  # as of the lock
     if alive(run, now):
         raise RunInUseError(
             f"run {run.id!r} is still being written by a live process ({run.owner}); "
             "finish it there first, or fork it instead (fork_from=...)")
     fields.update(state="running", owner=me(), heartbeat=now, exit_code=None, updated_at=now)
     store.update_run(run.id, **fields)
-    return store.get_run(run.id)  # type: ignore[return-value]
+    return get_run(store, run.id)
 
 
 def _next_step(store: Store, seg: SegmentRecord, ranges: list[Range]) -> int:
@@ -111,56 +126,64 @@ def _next_step(store: Store, seg: SegmentRecord, ranges: list[Range]) -> int:
     return seg.start_step if last is None else max(last + 1, seg.start_step)
 
 
-def create(store: Store, *, run_id: str | None, project: str, name: str | None, config: dict[str, Any],
-           tags: list[str] | None, notes: str | None) -> Started:
+def _insert_run(store: Store, record: RunRecord, *, origin: str, parent_segment: int | None,
+                branch_step: int | None, config: dict[str, Any], changes: list[str]) -> Position:
+    """Insert a run with its first segment (a new run, or a fork) and return where it starts."""
+    seg_id = store.insert_segment(
+        run_id=record.id, ordinal=1, origin=origin, parent_segment=parent_segment, branch_step=branch_step,
+        start_step=0 if branch_step is None else branch_step + 1, last_step=None, config=config,
+        config_changes=changes, summary={}, created_at=record.created_at)
+    record.head_segment = seg_id
+    store.insert_run(record)
+    seg = store.get_segment(seg_id)
+    return Position(get_run(store, record.id), seg, seg.start_step, lineage.chain(store, seg_id))
+
+
+def _new_record(store: Store, run_id: str | None, project: str, fields: RunFields, now: float,
+                **extra: Any) -> RunRecord:
+    run_id = run_id or new_id(store)
+    return RunRecord(id=run_id, project=project, name=fields.name or run_id, origin=extra.pop("origin", "run"),
+                     head_segment=None, state="running", created_at=now, updated_at=now, notes=fields.notes,
+                     tags=fields.tags or [], owner=me(), heartbeat=now, **extra)
+
+
+def create(store: Store, run_id: str | None, project: str, fields: RunFields) -> Position:
     now = time.time()
     with store.transaction():
         if run_id is not None and store.get_run(run_id) is not None:
             raise UsageError(
                 f"run {run_id!r} already exists: pass resume='allow' or 'must' to continue it, "
                 f"or resume_from='{run_id}?_step=<N>' to rewind it")
-        run_id = run_id or new_id(store)
-        store.insert_run(RunRecord(
-            id=run_id, project=project, name=name or run_id, origin="run", head_segment=None, state="running",
-            created_at=now, updated_at=now, notes=notes, tags=tags or [], owner=me(), heartbeat=now))
-        seg_id = store.insert_segment(
-            run_id=run_id, ordinal=1, origin="new", parent_segment=None, branch_step=None, start_step=0,
-            last_step=None, config=config, config_changes=[], summary={}, created_at=now)
-        store.update_run(run_id, head_segment=seg_id)
-        run = store.get_run(run_id)
-        seg = store.get_segment(seg_id)
-    return Started(run, seg, 0, [Range(seg_id, run_id, 0, 2**62)])  # type: ignore[arg-type]
+        record = _new_record(store, run_id, project, fields, now)
+        return _insert_run(store, record, origin="new", parent_segment=None, branch_step=None,
+                           config=fields.config, changes=[])
 
 
-def resume(store: Store, run_id: str, *, project: str | None, name: str | None, config: dict[str, Any],
-           tags: list[str] | None, notes: str | None) -> Started:
+def resume(store: Store, run_id: str, project: str | None, fields: RunFields) -> Position:
     """Plain resume: continue the head segment at its last step + 1; nothing is truncated."""
     now = time.time()
     with store.transaction():
-        run = get_run(store, run_id, project)
-        run = claim(store, run, now, **_renames(name, tags, notes))
-        seg = store.get_segment(run.head_segment)  # type: ignore[arg-type]
-        if config:
-            merged = deep_merge(seg.config, config)
+        run = claim(store, get_run(store, run_id, project), now, **fields.renames())
+        seg = head_of(store, run)
+        if fields.config:
+            merged = deep_merge(seg.config, fields.config)
             changes = seg.config_changes + [k for k in changed_keys(seg.config, merged) if k not in seg.config_changes]
             store.update_segment(seg.id, config=merged, config_changes=changes)
             seg = store.get_segment(seg.id)
         ranges = lineage.chain(store, seg.id)
-        return Started(run, seg, _next_step(store, seg, ranges), ranges)
+        return Position(run, seg, _next_step(store, seg, ranges), ranges)
 
 
-def rewind(store: Store, spec: RunSpec, *, project: str | None, name: str | None, config: dict[str, Any],
-           tags: list[str] | None, notes: str | None) -> Started:
-    """``resume_from="<id>?_step=N"``: same run, rows <= N kept, the old head archived."""
+def rewind(store: Store, spec: RunSpec, project: str | None, fields: RunFields) -> Position:
+    """``resume_from="<id>?_step=N"``: same run, rows <= N kept, the old head archived. THE rewind."""
     now = time.time()
     with store.transaction():
         at = resolve(store, spec)
-        run = at.run
-        if project is not None and run.project != project:
-            raise RunNotFoundError(f"run {run.id!r} is in project {run.project!r}, not {project!r}")
-        run = claim(store, run, now, **_renames(name, tags, notes))
-        head = store.get_segment(run.head_segment)  # type: ignore[arg-type]
-        merged = deep_merge(head.config, config)
+        if project is not None and at.run.project != project:
+            raise RunNotFoundError(f"run {at.run.id!r} is in project {at.run.project!r}, not {project!r}")
+        run = claim(store, at.run, now, **fields.renames())
+        head = head_of(store, run)
+        merged = deep_merge(head.config, fields.config)
         ordinal = max(s.ordinal for s in store.run_segments(run.id)) + 1
         seg_id = store.insert_segment(
             run_id=run.id, ordinal=ordinal, origin="rewind", parent_segment=lineage.attach_point(at.ranges, at.step),
@@ -168,13 +191,11 @@ def rewind(store: Store, spec: RunSpec, *, project: str | None, name: str | None
             config_changes=changed_keys(head.config, merged), summary={}, created_at=now, replaces=head.id)
         store.update_segment(head.id, superseded_at=now)
         store.update_run(run.id, head_segment=seg_id)
-        run = store.get_run(run.id)
-        seg = store.get_segment(seg_id)
-        return Started(run, seg, at.step + 1, lineage.chain(store, seg_id))  # type: ignore[arg-type]
+        return Position(get_run(store, run.id), store.get_segment(seg_id), at.step + 1, lineage.chain(store, seg_id))
 
 
-def fork(store: Store, spec: RunSpec, *, run_id: str | None, project: str | None, name: str | None,
-         config: dict[str, Any], inherit_config: bool, tags: list[str] | None, notes: str | None) -> Started:
+def fork(store: Store, spec: RunSpec, run_id: str | None, project: str | None, fields: RunFields,
+         inherit_config: bool = True) -> Position:
     """``fork_from="<id>?_step=N"``: a new run showing the parent's rows <= N, then its own.
 
     Idempotent: if ``run_id`` already exists as a fork of the same branch point, it is resumed.
@@ -189,36 +210,16 @@ def fork(store: Store, spec: RunSpec, *, run_id: str | None, project: str | None
             existing = store.get_run(run_id)
             if existing is not None:
                 if existing.origin == "fork" and existing.parent_run == spec.ref and existing.parent_step == at.step:
-                    return resume(store, run_id, project=project, name=name, config=config, tags=tags, notes=notes)
+                    return resume(store, run_id, project, fields)
                 was = f"a fork of '{existing.parent_run}?_step={existing.parent_step}'" if existing.origin == "fork" else "not a fork"
                 raise UsageError(
                     f"run {run_id!r} already exists and is {was}, not a fork of '{spec.ref}?_step={at.step}': "
                     "pick another id, or pass the branch point it was created with")
-        run_id = run_id or new_id(store)
         base = at.segment.config if inherit_config else {}
-        merged = deep_merge(base, config)
-        store.insert_run(RunRecord(
-            id=run_id, project=project or at.run.project, name=name or run_id, origin="fork", head_segment=None,
-            state="running", created_at=now, updated_at=now, notes=notes,
-            tags=list(at.run.tags) if tags is None else tags, parent_run=spec.ref, parent_step=at.step,
-            owner=me(), heartbeat=now, step_metrics=list(at.run.step_metrics)))
-        seg_id = store.insert_segment(
-            run_id=run_id, ordinal=1, origin="fork", parent_segment=lineage.attach_point(at.ranges, at.step),
-            branch_step=at.step, start_step=at.step + 1, last_step=None, config=merged,
-            config_changes=changed_keys(base, merged), summary={}, created_at=now)
-        store.update_run(run_id, head_segment=seg_id)
-        run = store.get_run(run_id)
-        seg = store.get_segment(seg_id)
-        return Started(run, seg, at.step + 1, lineage.chain(store, seg_id))  # type: ignore[arg-type]
-
-
-def _renames(name: str | None, tags: list[str] | None, notes: str | None) -> dict[str, Any]:
-    """Name, tags and notes are kept unless the call passes new ones (W&B silently drops ``name=``)."""
-    out: dict[str, Any] = {}
-    if name is not None:
-        out["name"] = name
-    if tags is not None:
-        out["tags"] = tags
-    if notes is not None:
-        out["notes"] = notes
-    return out
+        merged = deep_merge(base, fields.config)
+        tags = list(at.run.tags) if fields.tags is None else fields.tags
+        record = _new_record(store, run_id, project or at.run.project, RunFields(fields.name, merged, tags, fields.notes),
+                             now, origin="fork", parent_run=spec.ref, parent_step=at.step,
+                             step_metrics=list(at.run.step_metrics))
+        return _insert_run(store, record, origin="fork", parent_segment=lineage.attach_point(at.ranges, at.step),
+                           branch_step=at.step, config=merged, changes=changed_keys(base, merged))

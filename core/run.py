@@ -14,7 +14,7 @@ from collections.abc import Iterator, MutableMapping
 from typing import Any, Callable, Mapping
 
 from . import extras, lifecycle, lineage
-from .branch import Started
+from .branch import Position
 from .config import to_plain
 from .errors import StepError, StepRegressionWarning, UsageError
 from .lineage import BranchPoint
@@ -101,7 +101,7 @@ class Summary(PersistentDict):
 class Run:
     """A run being written by this process. Use as a context manager or call ``finish()``."""
 
-    def __init__(self, store: Store, started: Started, *, on_step_regression: str, flush_interval: float,
+    def __init__(self, store: Store, started: Position, *, on_step_regression: str, flush_interval: float,
                  capture_console: bool = False, system_metrics: float | None = None) -> None:
         rec, seg = started.run, started.segment
         self._store = store

@@ -103,6 +103,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     editable-installed package)."""
     monkeypatch.delenv("FORKPOINT_STORE", raising=False)
     monkeypatch.delenv("FORKPOINT_PROJECT", raising=False)
+    monkeypatch.delenv("FORKPOINT_QUIET", raising=False)
     work = tmp_path / "cwd"
     work.mkdir()
     monkeypatch.chdir(work)

@@ -65,9 +65,30 @@ def test_default_store_location(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with forkpoint.init() as run:
         run.log({"a": 1})
-    assert (tmp_path / "forkpoint" / "runs.db").exists()
+    assert (tmp_path / "forkpoint-runs" / "runs.db").exists()
     monkeypatch.setenv("FORKPOINT_STORE", str(tmp_path / "env.db"))
     with forkpoint.init():
         pass
     assert (tmp_path / "env.db").exists()
     assert run.project == "default"
+
+
+def test_a_second_process_in_the_same_folder_imports_the_real_package(tmp_path):
+    """The default store folder must never shadow the installed package (it once did)."""
+    import subprocess
+    import sys
+
+    code = "import forkpoint; r = forkpoint.init(); r.log({'a': 1}); r.finish(); print(forkpoint.__file__)"
+    for _ in range(2):
+        got = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+        assert got.returncode == 0, got.stderr
+        assert "forkpoint-runs" not in got.stdout and got.stdout.strip().endswith("__init__.py")
+    assert "forkpoint: run " in got.stderr and " ui --store " in got.stderr  # the one line init prints
+
+
+def test_init_line_is_quiet_on_request(tmp_path, capsys):
+    forkpoint.init(project="p", store=str(tmp_path / "s.db"), quiet=True).finish()
+    assert "forkpoint: run" not in capsys.readouterr().err
+    forkpoint.init(project="p", store=str(tmp_path / "s.db")).finish()
+    line = capsys.readouterr().err
+    assert "forkpoint: run" in line and str(tmp_path / "s.db") in line

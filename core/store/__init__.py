@@ -1,8 +1,10 @@
 """Opening a store from a path or URL.
 
 ``store=`` (or ``FORKPOINT_STORE``) takes a file path, ``sqlite:///<path>`` or
-``postgresql://...``. With neither, the store is ``./forkpoint/runs.db`` relative to the working
-directory, like MLflow's ``./mlruns`` and W&B's ``./wandb``: nothing to configure.
+``postgresql://...``. With neither, the store is ``./forkpoint-runs/runs.db`` relative to the
+working directory, like MLflow's ``./mlruns`` and W&B's ``./wandb``: nothing to configure. The
+folder's name has a hyphen on purpose: it can never be imported as a package, so it cannot shadow
+the installed ``forkpoint`` (a ``./forkpoint/`` folder did, for a script run twice in one folder).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 from ..errors import StoreError
 from .base import INF_STEP, MAX_STEP, Range, RunRecord, SegmentRecord, Store, WriteState
 
-DEFAULT_PATH = os.path.join("forkpoint", "runs.db")
+DEFAULT_PATH = os.path.join("forkpoint-runs", "runs.db")
 _open: dict[str, Store] = {}
 
 
