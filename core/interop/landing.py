@@ -1,0 +1,182 @@
+"""Where imports land: each source run becomes a forkpoint run, exactly once.
+
+The run id is derived from the source's identity (``"<format>-" + sha256(identity)[:16]``) and the
+identity is written in the run's notes, so importing the same source again finds the run and
+skips it (a finished import) or continues it after its last step (an import that died half-way).
+Runs that forkpoint itself exported carry their lineage; a fork whose parent comes in the same
+import is rebuilt as a real fork (``fork_from``), so only its own rows are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+from ..api import Api
+from ..run import Run
+from ..start import init
+from ..store import Store
+from .units import InteropError
+
+_PROJECT_BAD = re.compile(r"[^A-Za-z0-9_.-]+")
+NOTE_PREFIX = "imported from "
+
+
+@dataclass
+class Incoming:
+    """One run read from another tracker, ready to land.
+
+    ``rows`` is called when the run is written (sources stream); it yields ``(step, row)`` in
+    increasing step order. ``lineage`` is the forkpoint lineage of runs forkpoint exported."""
+
+    identity: str
+    project: str
+    name: str | None
+    rows: Callable[[], Iterable[tuple[int, dict[str, Any]]]]
+    config: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    crashed: bool = False
+    lineage: dict[str, Any] | None = None
+
+
+@dataclass
+class Landed:
+    """What happened to one source run."""
+
+    identity: str
+    run_id: str
+    status: str  # "imported", "continued" or "already imported"
+    rows: int = 0
+
+
+def run_id_for(fmt: str, identity: str) -> str:
+    return f"{fmt}-{hashlib.sha256(identity.encode('utf-8')).hexdigest()[:16]}"
+
+
+def project_name(name: object, default: str) -> str:
+    """A source's project/experiment name as a forkpoint project name (invalid characters -> ``_``)."""
+    text = _PROJECT_BAD.sub("_", str(name)).strip("_")[:128] if name else ""
+    return text or default
+
+
+def scalar(value: Any) -> Any:
+    """A source value as something ``log()`` takes, or ``None`` to leave it out."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float, str)):
+        return value
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        try:
+            return scalar(item())
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def land(store: Store, fmt: str, incoming: Iterable[Incoming]) -> list[Landed]:
+    """Write every incoming run (forks after their parents); returns one ``Landed`` per run."""
+    batch = list(incoming)
+    ids = {inc.identity: run_id_for(fmt, inc.identity) for inc in batch}
+    by_unit = {inc.lineage["id"]: inc for inc in batch if inc.lineage and inc.lineage.get("id")}
+    out: list[Landed] = []
+    for inc in _parents_first(batch, by_unit):
+        fork_at = None
+        lin = inc.lineage or {}
+        parent = by_unit.get(lin.get("parent_run") or "")
+        if lin.get("kind") == "fork" and parent is not None and not lin.get("archived") \
+                and lin.get("branch_step") is not None:
+            fork_at = f"{ids[parent.identity]}?_step={int(lin['branch_step'])}"
+        out.append(_land_one(store, ids[inc.identity], inc, fork_at))
+    return out
+
+
+def _parents_first(batch: list[Incoming], by_unit: dict[str, Incoming]) -> list[Incoming]:
+    out: list[Incoming] = []
+    done: set[str] = set()
+
+    def place(inc: Incoming, depth: int) -> None:
+        if inc.identity in done:
+            return
+        parent = by_unit.get((inc.lineage or {}).get("parent_run") or "")
+        if parent is not None and depth < len(batch):
+            place(parent, depth + 1)
+        done.add(inc.identity)
+        out.append(inc)
+
+    for inc in batch:
+        place(inc, 0)
+    return out
+
+
+def _land_one(store: Store, run_id: str, inc: Incoming, fork_at: str | None) -> Landed:
+    note = NOTE_PREFIX + inc.identity
+    existing = store.get_run(run_id)
+    after = -1
+    if existing is not None:
+        if existing.notes != note:
+            raise InteropError(f"run {run_id!r} exists in store {store.url} but was not imported from "
+                               f"{inc.identity!r} (its notes say {existing.notes!r}); nothing imported")
+        view = Api(store).run(run_id)
+        if view.state == "finished":
+            return Landed(inc.identity, run_id, "already imported")
+        last = view.last_step
+        after = -1 if last is None else last
+        if fork_at is not None:
+            fork_step = int(fork_at.rsplit("=", 1)[1])
+            after = max(after, fork_step)
+        run = init(id=run_id, project=existing.project, store=store, resume="must", flush_interval=5.0)
+        status = "continued"
+    else:
+        kw: dict[str, Any] = dict(project=inc.project, name=inc.name, config=inc.config, tags=inc.tags or None,
+                                  notes=note, store=store, flush_interval=5.0)
+        if fork_at is not None:
+            run = init(id=run_id, fork_from=fork_at, inherit_config=False, **kw)
+            after = int(fork_at.rsplit("=", 1)[1])
+        else:
+            run = init(id=run_id, **kw)
+        status = "imported"
+    try:
+        n, last_values = _write_rows(run, inc.rows(), after)
+        explicit = {k: v for k, v in inc.summary.items() if not _same(last_values.get(k, _MISSING), v)}
+        if explicit:
+            run.summary.update(explicit)
+    except BaseException:
+        run.finish(exit_code=1)
+        raise
+    run.finish(exit_code=1 if inc.crashed else 0)
+    return Landed(inc.identity, run_id, status, n)
+
+
+_MISSING = object()
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return type(a) is type(b) and a == b
+
+
+def _write_rows(run: Run, rows: Iterable[tuple[int, dict[str, Any]]], after: int) -> tuple[int, dict[str, Any]]:
+    n = 0
+    last: dict[str, Any] = {}
+    for step, row in _increasing(rows):
+        if step <= after or not row:
+            continue
+        run.log(row, step=step)
+        last.update(row)
+        n += 1
+    return n, last
+
+
+def _increasing(rows: Iterable[tuple[int, dict[str, Any]]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    prev = -1
+    for step, row in rows:
+        if step < prev:
+            raise InteropError(f"source rows are not in step order (step {step} after {prev}); nothing more imported")
+        prev = step
+        yield step, row
