@@ -9,6 +9,7 @@ from the source's identity, so importing twice does not duplicate. See docs/inte
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from ..api import Api
@@ -21,11 +22,19 @@ EXPORT_FORMATS = ("tensorboard", "mlflow", "wandb", "parquet", "csv")
 IMPORT_FORMATS = ("tensorboard", "mlflow", "trackio", "wandb")
 
 
+@dataclass
+class Exported:
+    """What an export wrote (directories, files or MLflow run ids) and what the format could not take."""
+
+    written: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
 def export(api_or_store: "Api | Store | str | os.PathLike[str] | None", runs: "str | Sequence[str] | None" = None, *,
-           to: str, dest: "str | os.PathLike[str]", project: str | None = None, archived: bool = True) -> list[str]:
+           to: str, dest: "str | os.PathLike[str]", project: str | None = None, archived: bool = True) -> Exported:
     """Export ``runs`` (refs) or every run of ``project``, with their archived branches, to format
-    ``to`` at ``dest`` (a directory; for MLflow a tracking URI or directory). Returns what was written
-    (directories, files or MLflow run ids). Everything is checked before anything is written."""
+    ``to`` at ``dest`` (a directory; for MLflow a tracking URI or directory). Everything is checked
+    before anything is written."""
     if to not in EXPORT_FORMATS:
         raise InteropError(f"export format {to!r} is not one of {', '.join(EXPORT_FORMATS)}")
     if not isinstance(dest, (str, os.PathLike)) or not os.fspath(dest):
@@ -35,15 +44,15 @@ def export(api_or_store: "Api | Store | str | os.PathLike[str] | None", runs: "s
     units = select(api, runs, project, archived)
     if to == "tensorboard":
         from . import tensorboard_io
-        return tensorboard_io.export(units, dest)
+        return Exported(*tensorboard_io.export(units, dest))
     if to == "mlflow":
         from . import mlflow_io
-        return mlflow_io.export(units, dest)
+        return Exported(*mlflow_io.export(units, dest))
     if to == "wandb":
         from . import wandb_io
-        return wandb_io.export(units, dest)
+        return Exported(*wandb_io.export(units, dest))
     from . import tables
-    return tables.export(units, dest, to)
+    return Exported(*tables.export(units, dest, to))
 
 
 def read_source(fmt: str, source: "str | os.PathLike[str]", project: str | None = None) -> tuple[list[Any], list[str]]:
@@ -78,5 +87,5 @@ def import_runs(fmt: str, source: "str | os.PathLike[str]", store: "Store | str 
     return land(st, fmt, runs), notes
 
 
-__all__ = ["export", "import_runs", "read_source", "InteropError", "MissingPeerError", "Landed",
+__all__ = ["export", "Exported", "import_runs", "read_source", "InteropError", "MissingPeerError", "Landed",
            "EXPORT_FORMATS", "IMPORT_FORMATS"]

@@ -42,8 +42,9 @@ def check_dest(dest: str, units: list[Unit]) -> None:
             raise InteropError(f"{d!r} exists and is not a directory")
 
 
-def export(units: list[Unit], dest: str) -> list[str]:
-    """Write one event directory per unit; returns the directories."""
+def export(units: list[Unit], dest: str) -> tuple[list[str], list[str]]:
+    """Write one event directory per unit; returns the directories (and no notes: TensorBoard takes
+    numbers and text, which is all a history holds)."""
     need("tensorboard")
     from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
     from tensorboard.plugins.scalar import metadata as scalar_meta
@@ -95,7 +96,7 @@ def export(units: list[Unit], dest: str) -> list[str]:
         finally:
             writer.close()
         out.append(d)
-    return out
+    return out, []
 
 
 # -- import -------------------------------------------------------------------------------------
