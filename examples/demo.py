@@ -111,7 +111,9 @@ def main() -> None:
         print(f"{v.id:<12}{v.kind:<8}{v.state:<10}{v.summary['loss']:>12.5f}")
     print(f"\nloss of {rid} (log scale), steps 0..299:")
     print(chart(resumed.history(keys=["loss"]), "loss"))
-    print(f"\nTry: python -m forkpoint --store {store} history {fork_id} --keys loss | head")
+    cli = f"{sys.executable} -m forkpoint"  # works as printed, inside or outside the venv
+    print(f"\nTry: {cli} --store {store} history {fork_id} --keys loss | head")
+    print(f"     {cli} ui --store {store}")
     if not same:
         sys.exit("the resumed run differs from the uninterrupted one")
 
