@@ -119,6 +119,12 @@ class Store(ABC):
     @abstractmethod
     def update_segment(self, segment_id: int, **fields: Any) -> None: ...
     @abstractmethod
+    def segment_size(self, segment_id: int) -> tuple[int, int]:
+        """(points, bytes of packed steps and values) stored in the segment."""
+    @abstractmethod
+    def delete_segment(self, segment_id: int) -> None:
+        """Delete an archived segment and its points (``gc``; the caller checks nothing reads it)."""
+    @abstractmethod
     def link(self, segment_id: int) -> SegmentLink:
         """The segment's immutable lineage fields (cached by the store: they never change)."""
 

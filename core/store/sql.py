@@ -281,6 +281,16 @@ class SQLStore(Store):
     def update_segment(self, segment_id: int, **fields: Any) -> None:
         self._update("segments", _SEG_FIELDS, _JSON_SEG, segment_id, fields)
 
+    def segment_size(self, segment_id: int) -> tuple[int, int]:
+        row = self._x("SELECT COALESCE(SUM(n), 0), COALESCE(SUM(LENGTH(steps) + LENGTH(vals)), 0) FROM blocks "
+                      "WHERE segment = ?", (segment_id,)).fetchone()
+        return int(row[0]), int(row[1])
+
+    def delete_segment(self, segment_id: int) -> None:
+        for table, col in (("blocks", "segment"), ("segment_keys", "segment"), ("segments", "id")):
+            self._x(f"DELETE FROM {table} WHERE {col} = ?", (segment_id,))
+        self._links.pop(segment_id, None)
+
     def link(self, segment_id: int) -> SegmentLink:
         got = self._links.get(segment_id)
         if got is None:

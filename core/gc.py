@@ -1,0 +1,50 @@
+"""Dropping archived branches on purpose: ``forkpoint gc``.
+
+A rewind never deletes rows: the superseded segment stays as the archived branch ``<id>~k``.
+``collect`` drops archived branches the user no longer wants, and only those that no visible
+history reads through: a segment on the chain of any run's head (a fork made before the rewind,
+or the rewound run itself up to its branch step) is kept. ``dry_run=True`` (the CLI's
+``--dry-run``) says what would go and how much, and drops nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import lineage
+from .branch import get_run
+from .errors import UsageError
+from .store import Store
+
+
+@dataclass
+class Archived:
+    """One archived branch that ``collect`` dropped (or would drop)."""
+
+    ref: str  # "<run_id>~<k>"
+    segment: int
+    points: int
+    bytes: int
+
+
+def collect(store: Store, run_id: str | None = None, project: str | None = None, *, dry_run: bool = False) -> list[Archived]:
+    """Drop the archived branches of ``run_id`` (or of every run in ``project``, or in the store)
+    that no visible history reads through. Returns what was (or, with ``dry_run``, would be) dropped."""
+    if run_id is not None and project is not None:
+        raise UsageError("gc takes a run or a project, not both")
+    with store.transaction():
+        runs = [get_run(store, run_id)] if run_id is not None else store.list_runs(project)
+        # every segment some run's visible history reads (any project: forks may cross projects)
+        needed = {r.segment for rec in store.list_runs() if rec.head_segment is not None
+                  for r in lineage.chain(store, rec.head_segment)}
+        out: list[Archived] = []
+        for rec in runs:
+            for seg in store.run_segments(rec.id):
+                if seg.id == rec.head_segment or seg.id in needed:
+                    continue
+                points, size = store.segment_size(seg.id)
+                out.append(Archived(f"{rec.id}~{seg.ordinal}", seg.id, points, size))
+        if not dry_run:
+            for a in out:
+                store.delete_segment(a.segment)
+    return out
