@@ -1,0 +1,218 @@
+"""W&B: offline run directories out (written by wandb itself) and in (read from their ``.wandb`` log).
+
+Export: for each run head and archived branch, ``wandb.init(mode="offline", dir=DEST)`` with the
+run's id, name, tags, notes and config, one ``run.log(row, step=s)`` per stitched history row, the
+summary, and ``finish`` (exit code 1 for a crashed run). The result is what any offline run leaves
+(``DEST/wandb/offline-run-<time>-<id>/run-<id>.wandb``), so ``wandb sync DEST/wandb/offline-run-*``
+uploads it. Nothing leaves the machine: wandb runs offline. A fork carries its lineage in its
+config under ``forkpoint``: ``fork_from`` (``"<parent>?_step=N"``, the ``wandb.init`` argument that
+would recreate it), ``kind``, ``parent``, ``branch_step``, ``archived``, so the tree can be rebuilt.
+An archived branch keeps forkpoint's id ``"<id>~k"`` (``~`` is legal in W&B ids); characters W&B
+refuses in ids (``:;,#?/'``) become ``_``.
+
+Import: every ``*.wandb`` file under SOURCE. History rows (without W&B's ``_runtime`` and
+``_timestamp``), the last summary, the config (without ``_wandb``) and the exit code become a
+forkpoint run; media, tables and histograms (values with a ``_type``), console output and system
+stats are left out and counted.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from . import wandb_log
+from .landing import Incoming, project_name, scalar
+from .peers import need
+from .units import InteropError, Unit
+
+LINEAGE_KEY = "forkpoint"
+_W_BAD = re.compile(r"[:;,#?/']")
+_SKIP_KEYS = frozenset({"_runtime", "_timestamp", "_step", "_wandb"})
+
+
+def wandb_id(unit_id: str) -> str:
+    return _W_BAD.sub("_", unit_id)
+
+
+@contextmanager
+def _offline_env(dest: str) -> Iterator[None]:
+    """wandb reads some settings from the environment: offline, silent, writing under ``dest``."""
+    env = {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DIR": dest, "WANDB_CONSOLE": "off"}
+    before = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _lineage_config(u: Unit) -> dict[str, Any]:
+    lin = u.lineage()
+    out = {k: lin[k] for k in ("id", "run_id", "project", "kind", "state", "archived", "parent", "parent_run",
+                               "branch_step")}
+    out["fork_from"] = lin["parent"] if lin["kind"] == "fork" else None
+    out["name"] = lin["name"]
+    return out
+
+
+def export(units: list[Unit], dest: str) -> tuple[list[str], list[str]]:
+    """One offline run directory per unit; returns the directories. Refuses (before writing) a
+    DEST that already holds an offline run with one of the ids."""
+    wandb = need("wandb")
+    dest = os.path.abspath(dest)
+    for u in units:
+        if LINEAGE_KEY in u.view.config:
+            raise InteropError(f"run {u.id!r} has a config key {LINEAGE_KEY!r}, which the W&B export uses for "
+                               "lineage; nothing exported")
+        if glob.glob(os.path.join(dest, "wandb", f"*-{glob.escape(wandb_id(u.id))}")):
+            raise InteropError(f"{dest!r} already holds a W&B run {wandb_id(u.id)!r}; export to another DEST")
+    renamed = sorted(u.id for u in units if wandb_id(u.id) != u.id)
+    os.makedirs(dest, exist_ok=True)
+    settings = wandb.Settings(console="off", x_disable_stats=True, disable_git=True, save_code=False, silent=True,
+                              x_save_requirements=False, disable_job_creation=True)
+    out = []
+    with _offline_env(dest):
+        for u in units:
+            v = u.view
+            run = wandb.init(project=v.project, id=wandb_id(u.id), name=v.name or v.run_id, notes=v.notes,
+                             tags=[t[:64] for t in v.tags] or None, config={**v.config, LINEAGE_KEY: _lineage_config(u)},
+                             dir=dest, mode="offline", settings=settings, reinit="create_new")
+            try:
+                for row in u.rows():
+                    step = row.pop("_step")
+                    run.log(row, step=step)
+                run.summary.update(v.summary)
+            except BaseException:
+                run.finish(exit_code=1)
+                raise
+            run.finish(exit_code=1 if v.state == "crashed" else 0)
+            found = glob.glob(os.path.join(dest, "wandb", f"offline-run-*-{glob.escape(wandb_id(u.id))}"))
+            out.extend(sorted(found)[-1:])
+    notes = [f"W&B: run ids with characters W&B refuses were written with '_': {', '.join(renamed)}"] if renamed else []
+    return out, notes
+
+
+# -- import -------------------------------------------------------------------------------------
+
+def _value(item: Any) -> Any:
+    kind = item.WhichOneof("value") if "value" in item.DESCRIPTOR.oneofs_by_name else None
+    if kind is not None and kind != "json":
+        return None if kind == "none" else getattr(item, kind)
+    text = item.json if kind == "json" else item.value_json
+    return json.loads(text) if text else None
+
+
+def _key(item: Any) -> str:
+    return item.key or "/".join(item.nested_key)
+
+
+def _flatten(key: str, value: Any, out: dict[str, Any], skipped: dict[str, int]) -> None:
+    if isinstance(value, dict):
+        if "_type" in value:
+            what = f"{value['_type']} values"
+            skipped[what] = skipped.get(what, 0) + 1
+            return
+        for k, v in value.items():
+            _flatten(f"{key}/{k}", v, out, skipped)
+        return
+    got = scalar(value)
+    if got is None and value is not None:
+        skipped["list values"] = skipped.get("list values", 0) + 1
+        return
+    out[key] = got
+
+
+def read(source: str, project: str | None = None) -> tuple[list[Incoming], list[str]]:
+    need("wandb")
+    if os.path.isfile(source) and source.endswith(".wandb"):
+        files = [source]
+    elif os.path.isdir(source):
+        files = sorted(os.path.join(root, f) for root, _dirs, names in os.walk(source)  # not via latest-run
+                       for f in names if f.endswith(".wandb"))
+    else:
+        raise InteropError(f"W&B source {source!r} is neither a .wandb file nor a directory")
+    if not files:
+        raise InteropError(f"W&B source {source!r} holds no offline run (no *.wandb file below it)")
+    skipped: dict[str, int] = {}
+    runs = [_read_one(path, project, skipped) for path in files]
+    notes = [f"W&B {what}: {n} not imported (forkpoint history holds numbers and text)"
+             for what, n in sorted(skipped.items())]
+    return runs, notes
+
+
+def _read_one(path: str, project: str | None, skipped: dict[str, int]) -> Incoming:
+    """Config, summary and lineage in one pass; the history is read again, streaming, when written."""
+    run_rec = None
+    config: dict[str, Any] = {}
+    summary: dict[str, Any] = {}
+    exit_code = None
+    for rec in wandb_log.records(path):
+        kind = rec.WhichOneof("record_type")
+        if kind == "run":
+            run_rec = rec.run
+            for item in rec.run.config.update:
+                config[_key(item)] = _value(item)
+        elif kind == "config":
+            for item in rec.config.update:
+                config[_key(item)] = _value(item)
+            for item in rec.config.remove:
+                config.pop(_key(item), None)
+        elif kind == "summary":
+            for item in rec.summary.update:
+                summary[_key(item)] = _value(item)
+            for item in rec.summary.remove:
+                summary.pop(_key(item), None)
+        elif kind == "history":  # counted here: the history itself is read when the run is written
+            for item in rec.history.item:
+                if _key(item) not in _SKIP_KEYS:
+                    _flatten(_key(item), _value(item), {}, skipped)
+        elif kind == "exit":
+            exit_code = rec.exit.exit_code
+        elif kind in ("output", "output_raw", "stats", "artifact", "use_artifact", "tbrecord"):
+            what = {"output": "console output", "output_raw": "console output", "stats": "system stats"}.get(kind, kind)
+            skipped[what] = skipped.get(what, 0) + 1
+    if run_rec is None:
+        raise InteropError(f"{path!r} holds no run record: not an offline run's log")
+    config.pop("_wandb", None)
+    lineage = config.pop(LINEAGE_KEY, None)
+    if not (isinstance(lineage, dict) and lineage.get("id")):
+        if lineage is not None:
+            config[LINEAGE_KEY] = lineage
+        lineage = None
+    flat_summary: dict[str, Any] = {}
+    for k, v in summary.items():
+        if k not in _SKIP_KEYS and not k.startswith("_wandb"):
+            _flatten(k, v, flat_summary, {})
+    if run_rec.branch_point.run and lineage is None:
+        skipped["fork_from branch points (the parent is on the W&B server)"] = \
+            skipped.get("fork_from branch points (the parent is on the W&B server)", 0) + 1
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        for rec in wandb_log.records(path):
+            if rec.WhichOneof("record_type") != "history":
+                continue
+            row: dict[str, Any] = {}
+            step = rec.history.step.num
+            for item in rec.history.item:
+                key = _key(item)
+                if key == "_step":
+                    step = int(_value(item))
+                elif key not in _SKIP_KEYS:
+                    _flatten(key, _value(item), row, {})
+            yield step, row
+
+    run_dir = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    name = (lineage or {}).get("name") or run_rec.display_name or run_rec.run_id
+    proj = project or (lineage or {}).get("project") or project_name(run_rec.project, "wandb")
+    return Incoming(identity=f"wandb:{run_rec.project}/{run_rec.run_id}/{run_dir}", project=proj, name=name,
+                    rows=rows, config=config, summary=flat_summary, tags=list(run_rec.tags),
+                    crashed=bool(exit_code), lineage=lineage)
