@@ -99,7 +99,7 @@ def full_disk(tmp_path: Path):
     subprocess.run(["umount", "-l", str(mnt)])
 
 
-def test_full_disk_keeps_rows_queued_counts_in_flight_and_recovers(full_disk, monkeypatch):
+def test_full_disk_keeps_rows_queued_counts_in_flight_and_recovers(full_disk, monkeypatch, caplog):
     monkeypatch.setattr(writer, "MAX_PENDING", 5000)
     store = str(full_disk / "runs.db")
     run = forkpoint.init(project="p", id="d", store=store, flush_interval=0.05)
@@ -124,8 +124,10 @@ def test_full_disk_keeps_rows_queued_counts_in_flight_and_recovers(full_disk, mo
                     run.flush()  # a clear error, not a raw sqlite3.OperationalError
                 assert "full" in str(got.value)
     assert run.pending <= 5000 and accepted <= 5000
+    assert any("failed" in r.message and "full" in r.message for r in caplog.records)  # said once, with the cause
     filler.unlink()
     run.finish()  # the disk has room again: everything queued is written
+    assert any("works again" in r.message for r in caplog.records)
     rows = forkpoint.Api(store).run("d").history(keys=["a"])
     assert [r["a"] for r in rows] == list(range(-1, accepted))
 
