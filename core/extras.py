@@ -59,7 +59,7 @@ class ConsoleTee:
 
 def install_console(run: Any) -> tuple[ConsoleTee, ConsoleTee]:
     out, err = ConsoleTee(run, sys.stdout, "console/stdout"), ConsoleTee(run, sys.stderr, "console/stderr")
-    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+    sys.stdout, sys.stderr = out, err
     return out, err
 
 
@@ -70,9 +70,9 @@ def uninstall_console(tees: tuple[ConsoleTee, ConsoleTee] | None) -> None:
     out.flush()
     err.flush()
     if sys.stdout is out:
-        sys.stdout = out._stream  # type: ignore[assignment]
+        sys.stdout = out._stream
     if sys.stderr is err:
-        sys.stderr = err._stream  # type: ignore[assignment]
+        sys.stderr = err._stream
 
 
 def sample_system() -> dict[str, float]:

@@ -48,8 +48,9 @@ def register(run: Any) -> None:
 
 
 def unregister(run: Any) -> None:
-    if _runs.get(run.id) is run:
-        del _runs[run.id]
+    run_id = run.id
+    if _runs.get(run_id) is run:
+        del _runs[run_id]
 
 
 def open_runs() -> list[Any]:
@@ -167,7 +168,7 @@ def _install() -> None:
     _prev_excepthook = sys.excepthook
     sys.excepthook = _excepthook
     _prev_exit = sys.exit
-    sys.exit = _exit
+    sys.exit = _exit  # type: ignore[assignment]  # recorded, then the real sys.exit runs
     if threading.current_thread() is threading.main_thread():
         try:
             prev = signal.getsignal(signal.SIGTERM)

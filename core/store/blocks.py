@@ -157,7 +157,7 @@ def last_in(blocks: Iterator[tuple[int, int, bytes, str, bytes]], lo: int, hi: i
         st = memoryview(sb).cast("q")
         j = bisect_right(st, hi) - 1
         if j >= 0 and st[j] >= lo:
-            value = json.loads(vb)[j] if enc == "j" else memoryview(vb).cast(enc)[j]
+            value = json.loads(vb)[j] if enc == "j" else memoryview(vb).cast(enc)[j]  # type: ignore[call-overload]
             return st[j], value
         return None
     return None
