@@ -211,7 +211,8 @@ def fork(store: Store, spec: RunSpec, run_id: str | None, project: str | None, f
             if existing is not None:
                 if existing.origin == "fork" and existing.parent_run == spec.ref and existing.parent_step == at.step:
                     return resume(store, run_id, project, fields)
-                was = f"a fork of '{existing.parent_run}?_step={existing.parent_step}'" if existing.origin == "fork" else "not a fork"
+                was = (f"a fork of '{existing.parent_run}?_step={existing.parent_step}'"
+                       if existing.origin == "fork" else "not a fork")
                 raise UsageError(
                     f"run {run_id!r} already exists and is {was}, not a fork of '{spec.ref}?_step={at.step}': "
                     "pick another id, or pass the branch point it was created with")

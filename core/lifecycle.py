@@ -67,7 +67,7 @@ def finish_all(exit_code: int, retry_for: float | None = None) -> None:
     for run in open_runs():
         try:
             run.finish(exit_code=exit_code, _retry_for=retry_for)
-        except Exception as exc:  # noqa: BLE001 - reported, never swallowed silently
+        except Exception as exc:
             print(f"forkpoint: could not finish run {run.id!r}: {exc!r}", file=sys.stderr)
 
 

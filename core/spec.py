@@ -40,7 +40,8 @@ def check_run_id(run_id: object, what: str = "id") -> str:
 
 def check_project(project: object) -> str:
     if not isinstance(project, str) or not _PROJECT_RE.fullmatch(project):
-        raise SpecError(f"project {project!r} is not a valid project name: expected 1-128 characters of A-Z, a-z, 0-9, '_', '.' or '-'")
+        raise SpecError(f"project {project!r} is not a valid project name: "
+                        "expected 1-128 characters of A-Z, a-z, 0-9, '_', '.' or '-'")
     return project
 
 
@@ -71,7 +72,7 @@ class RunSpec:
             raise SpecError(f"run spec {self.metric}={v!r} is not a finite number")
 
     @classmethod
-    def parse(cls, spec: str) -> "RunSpec":
+    def parse(cls, spec: str) -> RunSpec:
         if not isinstance(spec, str):
             raise SpecError(f"run spec {spec!r} is not a string: {EXPECTED}")
         head, sep, query = spec.partition("?")
@@ -131,5 +132,6 @@ def parse_run_ref(ref: str) -> tuple[str | None, str, int | None]:
         check_project(project)
     m = _RUN_REF_RE.fullmatch(head)
     if not m:
-        raise SpecError(f"run {ref!r} is not a run id: expected '<run_id>', '<project>/<run_id>' or '<run_id>~<k>' for an archived branch")
+        raise SpecError(f"run {ref!r} is not a run id: expected '<run_id>', '<project>/<run_id>' "
+                        "or '<run_id>~<k>' for an archived branch")
     return project, m.group("run"), int(m.group("arch")) if m.group("arch") else None

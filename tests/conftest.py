@@ -13,9 +13,8 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
-import pytest
-
 import forkpoint
+import pytest
 from forkpoint.store import close_store
 
 HERE = Path(__file__).parent

@@ -5,7 +5,6 @@ from __future__ import annotations
 import forkpoint
 from forkpoint.gc import collect
 from forkpoint.store import open_store
-
 from helpers import linear
 
 

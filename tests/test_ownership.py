@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
 import forkpoint
+import pytest
 from forkpoint import lifecycle
 from forkpoint.store import open_store
 

@@ -33,7 +33,7 @@ def resolve_url(store: str | os.PathLike[str] | None) -> str:
     return "sqlite:///" + os.path.abspath(store)
 
 
-def open_store(store: "str | os.PathLike[str] | Store | None" = None, *, create: bool = True) -> Store:
+def open_store(store: str | os.PathLike[str] | Store | None = None, *, create: bool = True) -> Store:
     """The store for ``store``; one object per URL and process, shared by runs and Api.
 
     ``create=False`` (every read path: ``Api``, the CLI, the UI) refuses a store that does not
@@ -57,12 +57,23 @@ def open_store(store: "str | os.PathLike[str] | Store | None" = None, *, create:
     return got
 
 
-def close_store(store: "str | os.PathLike[str] | None") -> None:
+def close_store(store: str | os.PathLike[str] | None) -> None:
     """Forget the store object for ``store`` and close this thread's connection (tests, tools)."""
     got = _open.pop(resolve_url(store), None)
     if got is not None:
         got.close()
 
 
-__all__ = ["close_store", "open_store", "resolve_url", "Store", "RunRecord", "SegmentRecord", "Range", "INF_STEP",
-           "MAX_STEP", "WriteState", "DEFAULT_PATH"]
+__all__ = [
+    "DEFAULT_PATH",
+    "INF_STEP",
+    "MAX_STEP",
+    "Range",
+    "RunRecord",
+    "SegmentRecord",
+    "Store",
+    "WriteState",
+    "close_store",
+    "open_store",
+    "resolve_url",
+]

@@ -151,7 +151,7 @@ def last_in(blocks: Iterator[tuple[int, int, bytes, str, bytes]], lo: int, hi: i
     blocks hold only smaller steps, so they cannot). Reads one element of
     the blobs (a memoryview, no decoding of the whole block): this runs for every key on every
     rewind and fork, so it must not cost in proportion to the block size."""
-    for first, last, sb, enc, vb in blocks:
+    for first, _last, sb, enc, vb in blocks:
         if first > hi:
             continue
         st = memoryview(sb).cast("q")

@@ -173,7 +173,7 @@ class SQLStore(Store):
     def _rollback(self, conn: Any) -> None:
         try:
             conn.execute("ROLLBACK")
-        except Exception:  # noqa: BLE001 - the connection is gone; the server rolled back for us
+        except Exception:
             self.close()
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from ..errors import StoreError
 from .sql import SQLStore
 
+
 class SQLiteStore(SQLStore):
     TYPES = {"pk": "INTEGER PRIMARY KEY", "int": "INTEGER", "real": "REAL", "blob": "BLOB", "norowid": " WITHOUT ROWID"}
 

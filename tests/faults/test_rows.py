@@ -3,15 +3,11 @@ else; stale write state, rolled-back key ids and whole-row reads (docs/guarantee
 
 from __future__ import annotations
 
-import threading
 import time
-import warnings
-
-import pytest
 
 import forkpoint
+import pytest
 from forkpoint.store import MAX_STEP, open_store
-
 from procs import child, run_child
 
 

@@ -7,10 +7,8 @@ import os
 import signal
 import time
 
-import pytest
-
 import forkpoint
-
+import pytest
 from procs import child, run_child
 
 LOGGER = """

@@ -7,16 +7,12 @@ import os
 import subprocess
 import threading
 import time
-import uuid
 from pathlib import Path
 
-import pytest
-
 import forkpoint
+import pytest
 from forkpoint import writer
 from forkpoint.store import open_store
-
-from procs import run_child
 
 pytestmark = pytest.mark.timeout(180)
 
