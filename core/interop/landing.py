@@ -2,7 +2,8 @@
 
 The run id is derived from the source's identity (``"<format>-" + sha256(identity)[:16]``) and the
 identity is written in the run's notes, so importing the same source again finds the run and
-skips it (a finished import) or continues it after its last step (an import that died half-way).
+writes only the source rows past the run's last step: none for a finished import (skipped), the
+rest for an import that died half-way (continued).
 Runs that forkpoint itself exported carry their lineage; a fork whose parent comes in the same
 import is rebuilt as a real fork (``fork_from``), so only its own rows are stored.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from itertools import chain
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
@@ -116,19 +118,16 @@ def _parents_first(batch: list[Incoming], by_unit: dict[str, Incoming]) -> list[
 def _land_one(store: Store, run_id: str, inc: Incoming, fork_at: str | None) -> Landed:
     note = NOTE_PREFIX + inc.identity
     existing = store.get_run(run_id)
-    after = -1
+    fork_step = int(fork_at.rsplit("=", 1)[1]) if fork_at is not None else -1
     if existing is not None:
         if existing.notes != note:
             raise InteropError(f"run {run_id!r} exists in store {store.url} but was not imported from "
                                f"{inc.identity!r} (its notes say {existing.notes!r}); nothing imported")
-        view = Api(store).run(run_id)
-        if view.state == "finished":
+        last = Api(store).run(run_id).last_step
+        rows = _after(inc.rows(), max(fork_step, -1 if last is None else last))
+        first = next(rows, None)
+        if first is None:  # every source row is in the run already
             return Landed(inc.identity, run_id, "already imported")
-        last = view.last_step
-        after = -1 if last is None else last
-        if fork_at is not None:
-            fork_step = int(fork_at.rsplit("=", 1)[1])
-            after = max(after, fork_step)
         run = init(id=run_id, project=existing.project, store=store, resume="must", flush_interval=5.0)
         status = "continued"
     else:
@@ -136,12 +135,13 @@ def _land_one(store: Store, run_id: str, inc: Incoming, fork_at: str | None) -> 
                                   notes=note, store=store, flush_interval=5.0)
         if fork_at is not None:
             run = init(id=run_id, fork_from=fork_at, inherit_config=False, **kw)
-            after = int(fork_at.rsplit("=", 1)[1])
         else:
             run = init(id=run_id, **kw)
+        rows = _after(inc.rows(), fork_step)
+        first = next(rows, None)
         status = "imported"
     try:
-        n, last_values = _write_rows(run, inc.rows(), after)
+        n, last_values = _write_rows(run, rows if first is None else chain([first], rows))
         explicit = {k: v for k, v in inc.summary.items() if not _same(last_values.get(k, _MISSING), v)}
         if explicit:
             run.summary.update(explicit)
@@ -161,22 +161,22 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _write_rows(run: Run, rows: Iterable[tuple[int, dict[str, Any]]], after: int) -> tuple[int, dict[str, Any]]:
+def _write_rows(run: Run, rows: Iterable[tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, Any]]:
     n = 0
     last: dict[str, Any] = {}
-    for step, row in _increasing(rows):
-        if step <= after or not row:
-            continue
+    for step, row in rows:
         run.log(row, step=step)
         last.update(row)
         n += 1
     return n, last
 
 
-def _increasing(rows: Iterable[tuple[int, dict[str, Any]]]) -> Iterator[tuple[int, dict[str, Any]]]:
+def _after(rows: Iterable[tuple[int, dict[str, Any]]], after: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The non-empty rows with a step above ``after``; an error if the source goes back in steps."""
     prev = -1
     for step, row in rows:
         if step < prev:
             raise InteropError(f"source rows are not in step order (step {step} after {prev}); nothing more imported")
         prev = step
-        yield step, row
+        if step > after and row:
+            yield step, row
