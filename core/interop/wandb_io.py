@@ -115,6 +115,22 @@ def _key(item: Any) -> str:
     return item.key or "/".join(item.nested_key)
 
 
+def _nest(items: Any) -> dict[str, Any]:
+    """Items as one nested dict: W&B splits a logged dict (a histogram, an image) into one item per
+    nested key, so ``{"_type": ...}`` shows only once they are put back together."""
+    out: dict[str, Any] = {}
+    for item in items:
+        path = [item.key] if item.key else list(item.nested_key)
+        node = out
+        for part in path[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[path[-1]] = _value(item)
+    return out
+
+
 def _flatten(key: str, value: Any, out: dict[str, Any], skipped: dict[str, int]) -> None:
     if isinstance(value, dict):
         if "_type" in value:
@@ -167,14 +183,14 @@ def _read_one(path: str, project: str | None, skipped: dict[str, int]) -> Incomi
             for item in rec.config.remove:
                 config.pop(_key(item), None)
         elif kind == "summary":
-            for item in rec.summary.update:
-                summary[_key(item)] = _value(item)
+            for k, v in _nest(rec.summary.update).items():
+                summary[k] = v
             for item in rec.summary.remove:
                 summary.pop(_key(item), None)
         elif kind == "history":  # counted here: the history itself is read when the run is written
-            for item in rec.history.item:
-                if _key(item) not in _SKIP_KEYS:
-                    _flatten(_key(item), _value(item), {}, skipped)
+            for k, v in _nest(rec.history.item).items():
+                if k not in _SKIP_KEYS:
+                    _flatten(k, v, {}, skipped)
         elif kind == "exit":
             exit_code = rec.exit.exit_code
         elif kind in ("output", "output_raw", "stats", "artifact", "use_artifact", "tbrecord"):
@@ -201,13 +217,11 @@ def _read_one(path: str, project: str | None, skipped: dict[str, int]) -> Incomi
             if rec.WhichOneof("record_type") != "history":
                 continue
             row: dict[str, Any] = {}
-            step = rec.history.step.num
-            for item in rec.history.item:
-                key = _key(item)
-                if key == "_step":
-                    step = int(_value(item))
-                elif key not in _SKIP_KEYS:
-                    _flatten(key, _value(item), row, {})
+            values = _nest(rec.history.item)
+            step = int(values.get("_step", rec.history.step.num))
+            for key, value in values.items():
+                if key not in _SKIP_KEYS:
+                    _flatten(key, value, row, {})
             yield step, row
 
     run_dir = os.path.basename(os.path.dirname(os.path.abspath(path)))
