@@ -79,3 +79,22 @@ def test_step_metric_spec(store, api):
     with pytest.raises(forkpoint.StepError, match="no row with epoch <= -1"):
         forkpoint.init(store=store, fork_from=f"{run.id}?epoch=-1")
     assert math.isclose(api.run(child.id).summary["loss"], 1 / 20)
+
+
+@pytest.mark.parametrize("args", [("abc", 1.5), ("abc", -5), ("abc", "7"), ("abc", True), ("a/b", 3), ("abc", 2**62),
+                                  ("abc", float("nan"), "epoch"), ("abc", 1, "_step", None, 0)])
+def test_runspec_objects_are_checked_like_parsed_strings(tmp_path, args):
+    with pytest.raises(forkpoint.SpecError):
+        forkpoint.init(project="p", fork_from=forkpoint.RunSpec(*args), store=str(tmp_path / "s.db"))
+    assert not (tmp_path / "s.db").exists()  # nothing written
+
+
+def test_wandb_style_ids_are_accepted(tmp_path):
+    store = str(tmp_path / "s.db")
+    long_id = "x" * 100
+    for rid in ("run.v2", "me@host", long_id):
+        with forkpoint.init(project="p", id=rid, store=store) as run:
+            run.log({"a": 1})
+        with forkpoint.init(fork_from=f"{rid}?_step=0", store=store) as f:
+            assert f.parent == (rid, 0)
+    assert forkpoint.RunSpec.parse(f"p/{long_id}~1?_step=3").ref == f"{long_id}~1"
