@@ -111,7 +111,7 @@ class ForkpointCallback(keras.callbacks.Callback):
         if self.state_dir:
             dirs = [self.state_dir]
         if not dirs:
-            dirs = [os.path.join("forkpoint", "keras", self.project or "default", self.id or self.name or "run")]
+            dirs = [os.path.join("forkpoint-runs", "keras", self.project or "default", self.id or self.name or "run")]
         self._dirs = dirs
 
     def _read_sidecar(self) -> dict[str, Any] | None:
