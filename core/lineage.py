@@ -4,6 +4,11 @@ A segment made by a rewind or fork at N points to ``(parent segment, N)``. Walki
 segment towards the root, each parent contributes its rows up to the smallest branch step seen so
 far. That walk (``chain``) is the only way history, summary and last step are read, so forks of
 forks, forks of rewound runs and forks of archived branches all read the same way.
+
+Which branch a fork's parent is gets derived at read time, never trusted from what was true when
+the fork was made (see ``parent``): a later rewind of the parent moves the fork's prefix into an
+archived branch, and the lineage must then name that branch. Every walk here is a loop (a fork
+chain may be thousands deep).
 """
 
 from __future__ import annotations
@@ -31,11 +36,84 @@ def kind(record: RunRecord, segment: SegmentRecord) -> str:
 
 
 def parent(store: Store, record: RunRecord, segment: SegmentRecord) -> BranchPoint | None:
-    """Fork: ``(parent run, step)``. Rewound run: ``("<id>~k", step)``, the archived branch it left."""
+    """Where the visible history of ``segment`` (a segment of ``record``) branched off.
+
+    Rewound run (or an archived branch made by a rewind): ``("<id>~k", N)``, the branch the rewind
+    left. Fork: ``(branch, N)`` where ``branch`` is the parent run or one of its archived branches,
+    whichever holds the fork's inherited rows *now*. The fork's history leaves its own run at
+    ``(parent segment, N)``; if the parent run's current history shows that segment at step N, the
+    parent run is named, otherwise the archived branch ``P~k`` that does. So fork F at step 150 of
+    P reads ``P?_step=150`` until P is rewound to 100; from then on it reads ``P~k?_step=150``
+    (P's rows <= 150 as F saw them live in ``P~k``). A fork made at a step <= the rewind step
+    still belongs to P (P still shows those rows). A fork made from ``P~k`` explicitly keeps naming
+    ``P~k``. ``N`` is where this segment's history leaves the fork's own run: the fork step, or a
+    lower one if the fork itself was rewound below it."""
     if record.origin == "fork":
-        return BranchPoint(record.parent_run, record.parent_step)  # type: ignore[arg-type]
+        return fork_parent(store, record, segment)
     if segment.origin == "rewind" and segment.replaces is not None:
         return BranchPoint(f"{record.id}~{store.get_segment(segment.replaces).ordinal}", segment.branch_step)  # type: ignore[arg-type]
+    return None
+
+
+def fork_parent(store: Store, record: RunRecord, segment: SegmentRecord) -> BranchPoint:
+    """A fork's parent branch as the store holds it now (the rule is in ``parent``)."""
+    stored = BranchPoint(record.parent_run, record.parent_step)  # type: ignore[arg-type]
+    left = leaves_run(store, segment.id)
+    if left is None:  # a fork's history always reads its parent; keep what was recorded
+        return stored
+    held_by, step = left
+    base, _, archive = stored.run_id.partition("~")
+    owner = store.get_run(base)
+    if owner is None or owner.head_segment is None:
+        return BranchPoint(stored.run_id, step)
+    if not archive and holder(store, owner.head_segment, step) == held_by:
+        return BranchPoint(base, step)  # the common case: two small lookups
+    segments = store.run_segments(base)
+    if archive:
+        named = next((s for s in segments if str(s.ordinal) == archive), None)
+        if named is not None and holder(store, named.id, step) == held_by:
+            return BranchPoint(stored.run_id, step)
+        if holder(store, owner.head_segment, step) == held_by:
+            return BranchPoint(base, step)
+    archived = [s for s in segments if s.id != owner.head_segment and holder(store, s.id, step) == held_by]
+    if not archived:
+        return BranchPoint(stored.run_id, step)
+    # Several archived branches can show the same rows (each rewind keeps the older prefix): name
+    # the one that was the parent's head when the fork was made, the branch the user forked from.
+    made = record.created_at
+    at_fork = [s for s in archived if s.created_at <= made and (s.superseded_at is None or s.superseded_at >= made)]
+    pick = (at_fork or archived)[-1]
+    return BranchPoint(f"{base}~{pick.ordinal}", step)
+
+
+def leaves_run(store: Store, segment_id: int) -> tuple[int, int] | None:
+    """``(segment, step)`` where the history of ``segment_id`` first reads another run's rows: that
+    run's segment and the last step read from it. None for a history that stays in one run."""
+    seg = segment_id
+    run_id = store.link(seg).run_id
+    hi = INF_STEP
+    while True:
+        link = store.link(seg)
+        if link.branch_step is not None:
+            hi = min(hi, link.branch_step)
+        if link.parent_segment is None:
+            return None
+        if store.link(link.parent_segment).run_id != run_id:
+            return link.parent_segment, hi
+        seg = link.parent_segment
+
+
+def holder(store: Store, segment_id: int, step: int) -> int | None:
+    """The segment whose rows at ``step`` the history of ``segment_id`` shows (None: none, the
+    step is below where that history starts). Same answer as ``attach_point(chain(...), step)``,
+    but the walk stops at the holder: one or two links for a step near the head, however deep the
+    lineage below it."""
+    seg: int | None = segment_id
+    while seg is not None:
+        link = store.link(seg)
+        if link.start_step <= step:
+            return seg
+        seg = link.parent_segment
     return None
 
 

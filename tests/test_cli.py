@@ -34,8 +34,10 @@ def test_cli_commands(store):
     rows = list(csv.reader(io.StringIO(cli("history", rid, "--store", store, "--keys", "metric,other").stdout)))
     assert rows[0] == ["_step", "metric", "other"] and rows[-1] == ["10", "-1", "2"] and len(rows) == 12
 
-    js = [json.loads(x) for x in cli("history", "kid", "--store", store, "--format", "json").stdout.splitlines()]
-    assert js[-1] == {"_step": 5, "metric": 5}
+    js = json.loads(cli("history", "kid", "--store", store, "--format", "json").stdout)
+    assert isinstance(js, list) and len(js) == 6 and js[-1] == {"_step": 5, "metric": 5}
+    lines = cli("history", "kid", "--store", store, "--format", "jsonl").stdout.splitlines()
+    assert [json.loads(x) for x in lines] == js
 
 
 def test_cli_errors_are_clear_and_nonzero(store):

@@ -59,8 +59,11 @@ def test_run_detail_and_lineage(ui):
     url, rid = ui
     status, d = get(url + "/api/run/kid")
     assert status == 200 and d["parent"] == f"{rid}?_step=150" and d["keys"] == ["extra", "metric"]
-    assert d["config"] == {"lr": 0.1} and d["tree"]["id"] == rid
-    assert d["tree"]["archived"][0]["id"] == f"{rid}~1" and d["tree"]["children"][0]["id"] == "kid"
+    assert d["config"] == {"lr": 0.1}
+    assert [(n["id"], n["depth"], n["relation"]) for n in d["tree"]] == [
+        (rid, 0, "root"), (f"{rid}~1", 1, "archived"), ("kid", 1, "fork")]
+    assert d["tree"][0]["label"] == "rewound at _step=200" and d["tree"][2]["at"] == 150
+    assert d["tree"][1]["label"] == "own steps 0..299"
     assert get(url + f"/api/run/{rid}~1")[1]["state"] == "archived"
 
 

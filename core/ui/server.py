@@ -1,38 +1,62 @@
 """The UI's HTTP server (standard library only) and its JSON API. Read-only; binds 127.0.0.1.
 
-JSON API (every answer is JSON; an unknown run or a bad id is 404 ``{"error": "..."}``; the store
-runs parameterised queries only):
+JSON API (every answer is JSON; an unknown run or a bad id is 404 ``{"error": "..."}``, a store
+that cannot be read 500 ``{"error": "..."}``; the store runs parameterised queries only):
 
 - ``GET /api/projects`` -> ``{"projects": [{"name", "runs"}]}``
 - ``GET /api/runs?project=P&q=text`` -> ``{"runs": [{"id", "project", "name", "state", "kind",
-  "last_step", "parent", "created_at", "summary"}]}`` (``q`` filters on id, name, project, tags)
+  "last_step", "parent", "created_at", "summary", "tags"}]}`` (``q`` filters on id, name, project, tags)
 - ``GET /api/run/<ref>`` (``<id>``, ``<project>/<id>``, ``<id>~k``) -> the run: ``config``,
-  ``config_changes``, ``summary``, ``keys`` (its metrics), ``archived``, ``children``,
-  ``ancestors``, and ``tree``: the lineage from the root run, forks and archived branches nested.
+  ``config_changes``, ``summary_all``, ``keys`` (its metrics), ``archived``, ``children``,
+  ``ancestors``, and ``tree``: the lineage from the root run as a flat, depth-first list of
+  ``{"id", "depth", "relation": "root"|"archived"|"fork", "kind", "state", "at", "label"}`` (flat,
+  so a fork chain of any depth serialises and renders without recursion).
 - ``GET /api/run/<ref>/series?key=K&points=N`` -> ``{"key", "total_points", "series": [{"label",
   "run", "part": "inherited"|"own", "steps", "values"}], "branch_points": [{"step", "label"}]}``:
   the visible history of one metric, split into the part inherited from fork parents and the run's
   own rows, each downsampled to ``N`` points (default 2000) by min/max buckets.
+
+Hardening: every response carries ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``
+and a Content-Security-Policy allowing only this server's own scripts and styles (no inline
+script). A request whose ``Host`` header does not name the address the server is bound to is
+refused with 403 (a DNS-rebinding page in the browser cannot read the API). The server is
+threaded (daemon threads) with a listen backlog of 128, so a burst of requests queues instead of
+being dropped. The UI reads only through ``Api``/``RunView``.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import mimetypes
 import re
+import socket
+import socketserver
+import sys
 import threading
-from http import HTTPStatus
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..api import Api, RunView
-from ..errors import ForkpointError
+from ..errors import ForkpointError, SpecError, StoreError
 from .downsample import minmax
 
 STATIC = Path(__file__).with_name("static")
 PAGES = re.compile(r"^/(?:run/[^/]+|compare)?/?$")
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+LOOPBACK_NAMES = {"127.0.0.1": ("127.0.0.1", "localhost"), "localhost": ("127.0.0.1", "localhost"),
+                  "::1": ("[::1]", "localhost")}
+WILDCARDS = {"", "0.0.0.0", "::"}
 
 
 class NotFound(Exception):
@@ -42,7 +66,7 @@ class NotFound(Exception):
 def _view(api: Api, ref: str) -> RunView:
     try:
         return api.run(ref)
-    except (LookupError, ForkpointError) as exc:
+    except (LookupError, SpecError) as exc:
         raise NotFound(str(exc)) from None
 
 
@@ -55,50 +79,99 @@ def _brief(v: RunView) -> dict[str, Any]:
             "created_at": v.created_at, "summary": dict(list(numeric.items())[:6]), "tags": v.tags}
 
 
-def _tree(api: Api, v: RunView) -> dict[str, Any]:
-    return {"id": v.id, "kind": v.kind, "state": v.state, "branch_step": v.branch_step, "last_step": v.last_step,
-            "archived": [{"id": a.id, "branch_step": a.branch_step, "last_step": a.last_step} for a in v.archived()],
-            "children": [_tree(api, c) for c in v.children()]}
+def tree(v: RunView) -> list[dict[str, Any]]:
+    """The lineage of ``v`` from its root, flat and depth first (see the module docstring)."""
+    out = []
+    for entry in v.root().tree():
+        node = entry.view
+        item: dict[str, Any] = {"id": node.id, "depth": entry.depth, "relation": entry.relation, "kind": node.kind,
+                                "state": node.state, "last_step": node.last_step, "at": None, "label": ""}
+        if entry.relation == "fork":
+            point = node.parent
+            item["at"] = point.step if point else node.branch_step
+            item["label"] = f"at _step={item['at']}"
+        elif entry.relation == "archived":
+            item["label"] = str(node.span())
+        elif node.kind == "rewind":
+            item["at"] = node.branch_step
+            item["label"] = f"rewound at _step={node.branch_step}"
+        out.append(item)
+    return out
 
 
 def run_detail(api: Api, ref: str) -> dict[str, Any]:
     v = _view(api, ref)
-    root = v
-    while root.kind == "fork" and root.parent is not None:
-        root = _view(api, root.parent.run_id.split("~")[0])
-    keys = sorted({k for r in v.ranges() for k in api.store.keys(r.segment)})
     return {**_brief(v), "run_id": v.run_id, "branch_step": v.branch_step, "notes": v.notes, "config": v.config,
-            "config_changes": v.config_changes, "summary_all": v.summary, "keys": keys,
-            "archived": [{"id": a.id, "branch_step": a.branch_step, "last_step": a.last_step} for a in v.archived()],
-            "children": [{"id": c.id, "branch_step": c.branch_step} for c in v.children()],
-            "ancestors": [str(p) for p in v.ancestors()], "tree": _tree(api, root)}
+            "config_changes": v.config_changes, "summary_all": v.summary, "keys": v.keys(),
+            "archived": [{"id": a.id, "branch_step": a.branch_step, "last_step": a.last_step, "label": str(a.span())}
+                         for a in v.archived()],
+            "children": [{"id": c.id, "branch_step": c.parent.step if c.parent else c.branch_step}
+                         for c in v.children()],
+            "ancestors": [str(p) for p in v.ancestors()], "tree": tree(v)}
 
 
 def series(api: Api, ref: str, key: str, points: int) -> dict[str, Any]:
     v = _view(api, ref)
-    out, total = [], 0
-    for part in ("inherited", "own"):
-        ranges = [r for r in v.ranges() if (r.run_id == v.run_id) == (part == "own")]
-        steps, values = api.store.read_series(ranges, key) if ranges else ([], [])
-        total += len(steps)
-        s, y = minmax(steps, values, points)
+    got = v.series(key)
+    out = []
+    parts = (("inherited", slice(0, got.own_from)), ("own", slice(got.own_from, None)))
+    for part, cut in parts:
+        s, y = minmax(got.steps[cut], got.values[cut], points)
         if s:
             out.append({"label": f"{v.id} ({part})" if part == "inherited" else v.id, "run": v.id, "part": part,
                         "steps": s, "values": y})
     marks = []
-    if v.parent is not None and v.branch_step is not None:
-        marks.append({"step": v.branch_step, "label": f"{v.kind} from {v.parent}"})
+    parent = v.parent
+    if parent is not None and v.branch_step is not None:
+        marks.append({"step": parent.step, "label": f"{v.kind} from {parent}"})
     for c in v.children():
-        marks.append({"step": c.branch_step, "label": f"fork {c.id}"})
-    return {"key": key, "run": v.id, "total_points": total, "series": out, "branch_points": marks}
+        point = c.parent
+        marks.append({"step": point.step if point else c.branch_step, "label": f"fork {c.id}"})
+    return {"key": key, "run": v.id, "total_points": len(got.steps), "series": out, "branch_points": marks}
+
+
+def allowed_hosts(host: str, port: int) -> frozenset[str] | None:
+    """The ``Host`` header values a browser sends for this server, lower case; None for a wildcard
+    bind (then any IP literal or this machine's own name is accepted: a DNS-rebinding attack needs
+    a name the attacker's DNS answers for, never an IP literal)."""
+    host = host.lower().strip("[]")
+    if host in WILDCARDS:
+        return None
+    names = set(LOOPBACK_NAMES.get(host, ()))
+    try:
+        names.add(f"[{host}]" if ipaddress.ip_address(host).version == 6 else host)
+    except ValueError:
+        names.add(host)
+    out = {f"{n}:{port}" for n in names}
+    if port == 80:
+        out |= names
+    return frozenset(out)
+
+
+def _own_names() -> set[str]:
+    names = {"localhost"}
+    for get in (socket.gethostname, socket.getfqdn):
+        try:
+            names.add(get().lower())
+        except OSError:  # pragma: no cover - depends on the machine
+            pass
+    return names
 
 
 class Handler(BaseHTTPRequestHandler):
     api: Api
+    hosts: frozenset[str] | None  # None: a wildcard bind (see allowed_hosts)
+    port: int
     server_version = "forkpoint-ui"
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet; the CLI prints the address
         pass
+
+    def end_headers(self) -> None:
+        # every response, error pages of http.server included, carries the security headers
+        for name, value in SECURITY_HEADERS.items():
+            self.send_header(name, value)
+        super().end_headers()
 
     def _send(self, status: int, body: bytes, ctype: str) -> None:
         self.send_response(status)
@@ -111,7 +184,26 @@ class Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, data: Any) -> None:
         self._send(status, json.dumps(_finite_copy(data), default=str).encode(), "application/json")
 
+    def _host_ok(self) -> bool:
+        host = (self.headers.get("Host") or "").strip().lower()
+        if self.hosts is not None:
+            return host in self.hosts
+        name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+        if not name or not port.isdigit() or int(port) != self.port:
+            return False
+        try:
+            ipaddress.ip_address(name.strip("[]"))
+            return True
+        except ValueError:
+            return name in _own_names()
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        if not self._host_ok():
+            expected = ", ".join(sorted(self.hosts)) if self.hosts is not None else f"an IP address or this host's name, port {self.port}"
+            msg = (f"forkpoint ui: Host {self.headers.get('Host')!r} is not this server (expected {expected}); "
+                   "refused to protect the local API from DNS rebinding")
+            self._send(403, msg.encode(), "text/plain; charset=utf-8")
+            return
         url = urlsplit(self.path)
         path, query = unquote(url.path), parse_qs(url.query)
         try:
@@ -130,14 +222,17 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(404, f"not found: {exc}".encode(), "text/plain; charset=utf-8")
         except ValueError as exc:
             self._json(400, {"error": str(exc)})
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except Exception as exc:  # a store that fails mid-read: answer, never drop the connection
+            if not isinstance(exc, StoreError):
+                traceback.print_exc(file=sys.stderr)
+            self._json(500, {"error": f"store {self.api.url} cannot be read: {type(exc).__name__}: {exc}"})
 
     def _api(self, path: str, q: dict[str, list[str]]) -> Any:
         api = self.api
         if path == "/projects":
-            counts: dict[str, int] = {}
-            for r in api.store.list_runs():
-                counts[r.project] = counts.get(r.project, 0) + 1
-            return {"projects": [{"name": k, "runs": n} for k, n in sorted(counts.items())]}
+            return {"projects": [{"name": k, "runs": n} for k, n in api.projects().items()]}
         if path == "/runs":
             project = (q.get("project") or [None])[0] or None
             text = ((q.get("q") or [""])[0]).lower()
@@ -166,8 +261,9 @@ class Handler(BaseHTTPRequestHandler):
         raise NotFound(f"no API endpoint {path!r}")
 
     def _static(self, name: str) -> None:
+        root = STATIC.resolve()
         target = (STATIC / name).resolve()
-        if STATIC.resolve() not in target.parents or not target.is_file():
+        if root not in target.parents or not target.is_file():
             raise NotFound(f"no file {name!r}")
         ctype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         if ctype.startswith("text/") or ctype.endswith("javascript"):
@@ -186,13 +282,36 @@ def _finite_copy(data: Any) -> Any:
     return data
 
 
-def make_server(store: Any = None, host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
-    handler = type("BoundHandler", (Handler,), {"api": Api(store)})
-    return ThreadingHTTPServer((host, port), handler)
+class UIServer(ThreadingHTTPServer):
+    """One daemon thread per request; a backlog large enough that a page's burst of chart
+    requests (or many tabs) queues rather than being dropped (the default is 5)."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind looks up the fully qualified name of the address (DNS, slow and
+        # unused here): bind only
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
 
 
-def serve_in_thread(store: Any = None, host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadingHTTPServer, str]:
+def make_server(store: Any = None, host: str = "127.0.0.1", port: int = 8765) -> UIServer:
+    """A server for ``store`` (a path, URL, ``Store`` or an ``Api``) on ``host:port`` (0: a free
+    port), not yet serving. Opening a store that does not exist is a ``StoreError``."""
+    api = store if isinstance(store, Api) else Api(store)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    server_class = type("UIServer", (UIServer,), {"address_family": family})
+    handler = type("BoundHandler", (Handler,), {"api": api, "hosts": None, "port": 0})
+    srv = server_class((host, port), handler)
+    handler.port = int(srv.server_address[1])
+    handler.hosts = allowed_hosts(host, handler.port)
+    return srv
+
+
+def serve_in_thread(store: Any = None, host: str = "127.0.0.1", port: int = 0) -> tuple[UIServer, str]:
     """Start a server on a free port in a daemon thread (tests, notebooks); returns it and its URL."""
     srv = make_server(store, host, port)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv, f"http://{host}:{srv.server_address[1]}"
+    name = f"[{host}]" if ":" in host else host
+    return srv, f"http://{name}:{srv.server_address[1]}"

@@ -1,7 +1,13 @@
 // forkpoint UI: runs table, run page (charts, config, summary, lineage), compare page.
+// Every string that comes from the store (run ids, names, tags, metric keys, config) is inserted
+// as text (textContent, setAttribute, dataset), never parsed as HTML: a run named
+// `<img src=x onerror=...>` shows as exactly that. The server's CSP allows no inline script either.
 "use strict";
 const app = document.getElementById("app");
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#4d7c0f"];
+const STATES = new Set(["running", "finished", "crashed", "archived"]);
+const KINDS = new Set(["run", "fork", "rewind"]);
+const TREE_INDENT_CAP = 30; // deeper lineages keep this indent and say their depth
 
 async function getJSON(url) {
   const r = await fetch(url);
@@ -9,9 +15,31 @@ async function getJSON(url) {
   if (!r.ok) throw new Error(body.error || r.statusText);
   return body;
 }
-const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+
+// h("td", {className: "x", dataset: {run: id}}, "text", childNode, ...): an element built from text.
+function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v === undefined || v === null) continue;
+    if (k === "dataset") Object.assign(el.dataset, v);
+    else if (k === "className" || k === "id" || k === "type" || k === "value" || k === "checked") el[k] = v;
+    else el.setAttribute(k, v);
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
 const fmt = (v) => (typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toPrecision(5)) : v ?? "");
-const runLink = (id) => `<a href="/run/${encodeURIComponent(id)}">${esc(id)}</a>`;
+const runLink = (id) => h("a", { href: `/run/${encodeURIComponent(id)}` }, id);
+// "<ref>?_step=N": a link to the branch, then the step as text
+const pointLink = (point) => {
+  const q = point.indexOf("?");
+  return q < 0 ? [runLink(point)] : [runLink(point.slice(0, q)), point.slice(q)];
+};
+const stateClass = (s) => (STATES.has(s) ? "state-" + s : "");
+const setCrumbs = (...parts) => document.getElementById("crumbs").replaceChildren(...parts);
 
 // ---- runs table --------------------------------------------------------------------------------
 async function runsPage() {
@@ -21,29 +49,34 @@ async function runsPage() {
     ["last_step", "last step"], ...metricKeys.map((k) => ["summary." + k, k]), ["parent", "parent"], ["created_at", "created"]];
   let sortKey = "created_at", asc = false, filter = "";
   const val = (r, k) => (k.startsWith("summary.") ? r.summary[k.slice(8)] : r[k]);
-  app.innerHTML = `<input type="search" id="filter" placeholder="filter runs…"> <a id="compare" href="#">compare selected</a>
-    <table id="runs"><thead></thead><tbody></tbody></table>`;
+  const search = h("input", { type: "search", id: "filter", placeholder: "filter runs…" });
+  const compare = h("a", { id: "compare", href: "#" }, "compare selected");
+  const thead = h("thead"), tbody = h("tbody");
+  app.replaceChildren(search, " ", compare, h("table", { id: "runs" }, thead, tbody));
+  const cell = (r, k) => {
+    const v = val(r, k);
+    if (k === "id") return h("td", {}, runLink(r.id));
+    if (k === "parent") return h("td", {}, v ? pointLink(v) : "");
+    if (k === "created_at") return h("td", {}, new Date(v * 1000).toISOString().slice(0, 19).replace("T", " "));
+    if (k === "state") return h("td", { className: stateClass(v) }, v);
+    if (k === "kind") return h("td", { className: KINDS.has(v) ? "kind-" + v : "" }, v);
+    return h("td", {}, fmt(v));
+  };
   const draw = () => {
     const rows = runs.filter((r) => !filter || JSON.stringify([r.id, r.name, r.project, r.tags]).toLowerCase().includes(filter))
       .sort((a, b) => { const x = val(a, sortKey), y = val(b, sortKey); return (x > y ? 1 : x < y ? -1 : 0) * (asc ? 1 : -1); });
-    app.querySelector("thead").innerHTML = "<tr><th></th>" + cols.map(([k, label]) =>
-      `<th data-key="${k}" class="${k === sortKey ? "sorted" + (asc ? " asc" : "") : ""}">${esc(label)}</th>`).join("") + "</tr>";
-    app.querySelector("tbody").innerHTML = rows.map((r) => `<tr data-run="${esc(r.id)}"><td><input type="checkbox" value="${esc(r.id)}"></td>` +
-      cols.map(([k]) => {
-        const v = val(r, k);
-        if (k === "id" || k === "name") return `<td>${k === "id" ? runLink(r.id) : esc(v)}</td>`;
-        if (k === "parent") return `<td>${v ? runLink(v.split("?")[0]) + esc(v.slice(v.indexOf("?"))) : ""}</td>`;
-        if (k === "created_at") return `<td>${new Date(v * 1000).toISOString().slice(0, 19).replace("T", " ")}</td>`;
-        return `<td class="${k}-${esc(v)}">${esc(fmt(v))}</td>`;
-      }).join("") + "</tr>").join("");
-    app.querySelectorAll("th[data-key]").forEach((th) => th.onclick = () => {
-      asc = th.dataset.key === sortKey ? !asc : true; sortKey = th.dataset.key; draw();
-    });
+    thead.replaceChildren(h("tr", {}, h("th"), cols.map(([k, label]) => {
+      const th = h("th", { dataset: { key: k }, className: k === sortKey ? "sorted" + (asc ? " asc" : "") : "" }, label);
+      th.onclick = () => { asc = k === sortKey ? !asc : true; sortKey = k; draw(); };
+      return th;
+    })));
+    tbody.replaceChildren(...rows.map((r) => h("tr", { dataset: { run: r.id } },
+      h("td", {}, h("input", { type: "checkbox", value: r.id })), cols.map(([k]) => cell(r, k)))));
   };
-  app.querySelector("#filter").oninput = (e) => { filter = e.target.value.toLowerCase(); draw(); };
-  app.querySelector("#compare").onclick = (e) => {
+  search.oninput = (e) => { filter = e.target.value.toLowerCase(); draw(); };
+  compare.onclick = (e) => {
     e.preventDefault();
-    const ids = [...app.querySelectorAll("tbody input:checked")].map((c) => c.value);
+    const ids = [...tbody.querySelectorAll("input:checked")].map((c) => c.value);
     if (ids.length) location.href = "/compare?runs=" + ids.map(encodeURIComponent).join(",");
   };
   draw();
@@ -59,12 +92,11 @@ function chart(el, key, series, marks) {
     s.steps.forEach((st, i) => { col[index.get(st)] = s.values[i]; });
     return col;
   })];
-  const box = document.createElement("div");
-  box.className = "chart";
-  box.dataset.key = key;
-  box.dataset.series = JSON.stringify(series.map((s) => ({ label: s.label, points: s.steps.length })));
-  box.dataset.marks = JSON.stringify(marks.map((m) => m.step));
-  box.innerHTML = `<h3>${esc(key)}</h3>`;
+  const box = h("div", { className: "chart", dataset: {
+    key,
+    series: JSON.stringify(series.map((s) => ({ label: s.label, points: s.steps.length }))),
+    marks: JSON.stringify(marks.map((m) => m.step)),
+  } }, h("h3", {}, key));
   el.appendChild(box);
   const markPlugin = { hooks: { draw: [(u) => {
     const ctx = u.ctx;
@@ -89,41 +121,48 @@ async function seriesFor(ref, key) {
 }
 
 // ---- run page ----------------------------------------------------------------------------------
-function treeHTML(node, current) {
-  const mine = node.id === current ? " class=\"current\"" : "";
-  const items = [
-    ...node.archived.map((a) => `<li${a.id === current ? " class=\"current\"" : ""}>archived ${runLink(a.id)} <span class="muted">(steps ${a.branch_step == null ? 0 : a.branch_step + 1}..${a.last_step})</span></li>`),
-    ...node.children.map((c) => treeHTML(c, current)),
-  ];
-  return `<li${mine}>${node.kind === "fork" ? "fork " : ""}${runLink(node.id)} <span class="muted">[${esc(node.state)}]` +
-    `${node.kind === "fork" ? " at _step=" + node.branch_step : ""}${node.kind === "rewind" ? " rewound at _step=" + node.branch_step : ""}</span>` +
-    (items.length ? `<ul>${items.join("")}</ul>` : "") + "</li>";
+// The tree arrives flat and depth first: one <li> per node, indented by depth (a loop, any depth).
+function treeList(nodes, current) {
+  return h("ul", { className: "tree" }, nodes.map((n) => {
+    const li = h("li", { className: n.id === current ? "current" : "" },
+      n.relation === "root" ? "" : n.relation + " ", runLink(n.id),
+      " ", h("span", { className: "muted" }, `[${n.state}]${n.label ? " " + n.label : ""}`),
+      n.depth > TREE_INDENT_CAP ? h("span", { className: "muted" }, ` (depth ${n.depth})`) : "");
+    li.style.paddingLeft = `${Math.min(n.depth, TREE_INDENT_CAP) * 16}px`;
+    return li;
+  }));
+}
+
+function box(title, ...children) {
+  return h("div", { className: "box" }, h("h2", {}, title), children);
 }
 
 async function runPage(ref) {
   const run = await getJSON(`/api/run/${encodeURIComponent(ref)}`);
-  document.getElementById("crumbs").innerHTML = `/ ${esc(run.project)} / ${esc(run.id)}`;
-  app.innerHTML = `
-    <div class="cols">
-      <div class="box"><h2>${esc(run.name)} <span class="muted">${esc(run.id)}</span></h2>
-        <div>state <b class="state-${esc(run.state)}">${esc(run.state)}</b>, kind <b>${esc(run.kind)}</b>,
-        last step ${esc(run.last_step)}${run.parent ? `, parent ${runLink(run.parent.split("?")[0])}${esc(run.parent.slice(run.parent.indexOf("?")))}` : ""}</div></div>
-      <div class="box" id="lineage"><h2>lineage</h2><ul class="tree">${treeHTML(run.tree, run.id)}</ul></div>
-      <div class="box"><h2>summary</h2><pre id="summary">${esc(JSON.stringify(run.summary_all, null, 1))}</pre></div>
-      <div class="box"><h2>config</h2><pre id="config">${esc(JSON.stringify(run.config, null, 1))}</pre>
-        ${run.config_changes.length ? `<div class="muted">changed here: ${esc(run.config_changes.join(", "))}</div>` : ""}</div>
-    </div>
-    <div class="toggles">
-      <label><input type="checkbox" id="show-archived"> archived branches (${run.archived.length})</label>
-      <label><input type="checkbox" id="show-children"> child forks (${run.children.length})</label>
-    </div>
-    <div class="grid" id="charts"></div>`;
+  setCrumbs(`/ ${run.project} / ${run.id}`);
+  const head = box("", `state `, h("b", { className: stateClass(run.state) }, run.state), `, kind `, h("b", {}, run.kind),
+    `, last step ${run.last_step ?? ""}`, run.parent ? [", parent ", ...pointLink(run.parent)] : "");
+  head.querySelector("h2").append(run.name ?? "", " ", h("span", { className: "muted" }, run.id));
+  const lineage = box("lineage", treeList(run.tree, run.id));
+  lineage.id = "lineage";
+  const showArchived = h("input", { type: "checkbox", id: "show-archived" });
+  const showChildren = h("input", { type: "checkbox", id: "show-children" });
+  const grid = h("div", { className: "grid", id: "charts" });
+  app.replaceChildren(
+    h("div", { className: "cols" }, head, lineage,
+      box("summary", h("pre", { id: "summary" }, JSON.stringify(run.summary_all, null, 1))),
+      box("config", h("pre", { id: "config" }, JSON.stringify(run.config, null, 1)),
+        run.config_changes.length ? h("div", { className: "muted" }, `changed here: ${run.config_changes.join(", ")}`) : "")),
+    h("div", { className: "toggles" },
+      h("label", {}, showArchived, ` archived branches (${run.archived.length})`),
+      h("label", {}, showChildren, ` child forks (${run.children.length})`)),
+    grid);
   const draw = async () => {
-    const grid = document.getElementById("charts");
-    grid.innerHTML = "";
+    grid.replaceChildren();
+    delete grid.dataset.ready;
     const extra = [
-      ...(document.getElementById("show-archived").checked ? run.archived.map((a) => a.id) : []),
-      ...(document.getElementById("show-children").checked ? run.children.map((c) => c.id) : []),
+      ...(showArchived.checked ? run.archived.map((a) => a.id) : []),
+      ...(showChildren.checked ? run.children.map((c) => c.id) : []),
     ];
     for (const key of run.keys) {
       const main = await seriesFor(run.id, key);
@@ -138,18 +177,20 @@ async function runPage(ref) {
     }
     grid.dataset.ready = "1";
   };
-  document.getElementById("show-archived").onchange = draw;
-  document.getElementById("show-children").onchange = draw;
+  showArchived.onchange = draw;
+  showChildren.onchange = draw;
   await draw();
 }
 
 // ---- compare -----------------------------------------------------------------------------------
 async function comparePage(ids) {
-  document.getElementById("crumbs").innerHTML = "/ compare " + ids.map(esc).join(", ");
+  setCrumbs("/ compare " + ids.join(", "));
   const runs = await Promise.all(ids.map((id) => getJSON(`/api/run/${encodeURIComponent(id)}`)));
   const keys = [...new Set(runs.flatMap((r) => r.keys))].sort();
-  app.innerHTML = `<div class="muted">${runs.map((r) => runLink(r.id)).join(" · ")}</div><div class="grid" id="charts"></div>`;
-  const grid = document.getElementById("charts");
+  const links = [];
+  runs.forEach((r, i) => { if (i) links.push(" · "); links.push(runLink(r.id)); });
+  const grid = h("div", { className: "grid", id: "charts" });
+  app.replaceChildren(h("div", { className: "muted" }, links), grid);
   for (const key of keys) {
     const series = [];
     for (const [i, r] of runs.entries()) {
@@ -170,7 +211,7 @@ async function route() {
     if (path.startsWith("/compare")) return await comparePage((new URLSearchParams(location.search).get("runs") || "").split(",").filter(Boolean));
     return await runsPage();
   } catch (err) {
-    app.innerHTML = `<div class="box" id="error">${esc(err.message)}</div>`;
+    app.replaceChildren(h("div", { className: "box", id: "error" }, err.message));
   }
 }
 route();
