@@ -1,5 +1,5 @@
 """From "training restored a checkpoint of run R made at step N" to the right run: the rule all
-framework plugins share (SEMANTICS, "Framework plugins").
+framework plugins share (SEMANTICS, "Framework plugins"), and the options every plugin takes.
 
 - ``on_resume="rewind"``: rewind R to N; if nothing was logged past N, just continue R.
 - ``"fork"``: a new run forked from R at N (at R's last step if that is earlier).
@@ -7,15 +7,24 @@ framework plugins share (SEMANTICS, "Framework plugins").
 
 A run the same process left open because its training loop died with an exception (a notebook
 re-running ``fit``) is closed as crashed first, so a restart in the same process works too.
+
+``PluginOptions`` is what every plugin's constructor takes (project, name, id, config, tags, notes,
+store, on_resume, flush_interval): checked once, when the plugin is built, so a bad value fails
+before training starts rather than at the first log.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from . import lifecycle
 from .api import Api
+from .config import json_safe
+from .errors import UsageError
 from .run import Run
+from .spec import check_project
 from .start import init
 from .store import open_store
 
@@ -54,3 +63,74 @@ def open_at(run_id: str, step: int, *, on_resume: str, config: dict[str, Any], h
     if last is None or step >= last:  # nothing logged past the checkpoint: continue the run
         return init(id=run_id, resume="must", config=config, store=store, **kw)
     return init(resume_from=f"{run_id}?_step={step}", config=config, store=store, **kw)
+
+
+def last_step(run_id: str, store: Any = None) -> int | None:
+    """The run's last durable step (None if it has no rows): what a checkpoint made now belongs with."""
+    return Api(open_store(store)).run(run_id).last_step
+
+
+def _optional_str(what: str, value: Any) -> None:
+    if value is not None and not isinstance(value, str):
+        raise UsageError(f"{what}={value!r}: expected a str or None")
+
+
+@dataclass
+class PluginOptions:
+    """The run options every plugin takes, checked when the plugin is built."""
+
+    project: str | None = None
+    name: str | None = None
+    id: str | None = None
+    config: Mapping[str, Any] | None = None
+    tags: list[str] | None = None
+    notes: str | None = None
+    store: str | None = None
+    on_resume: str = "rewind"
+    flush_interval: float = 1.0
+    user_config: dict[str, Any] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.project is not None:
+            check_project(self.project)
+        for what in ("name", "id", "notes", "store"):
+            _optional_str(what, getattr(self, what))
+        if self.on_resume not in ON_RESUME:
+            raise UsageError(f"on_resume={self.on_resume!r}: expected 'rewind', 'fork' or 'auto'")
+        if self.config is not None and not isinstance(self.config, Mapping):
+            raise UsageError(f"config={self.config!r}: expected a dict of hyperparameters")
+        if self.tags is not None and (isinstance(self.tags, str)
+                                      or not all(isinstance(t, str) for t in self.tags)):
+            raise UsageError(f"tags={self.tags!r}: expected a list of str")
+        fi = self.flush_interval
+        if isinstance(fi, bool) or not isinstance(fi, (int, float)) or not math.isfinite(fi) or fi < 0:
+            raise UsageError(f"flush_interval={fi!r}: expected a number of seconds >= 0")
+        self.user_config = json_safe(dict(self.config or {}))
+        self.tags = list(self.tags) if self.tags is not None else None
+
+    def init_kwargs(self) -> dict[str, Any]:
+        """What ``forkpoint.init`` takes from these options (without id, config and branching)."""
+        return dict(project=self.project, name=self.name, tags=self.tags, notes=self.notes, store=self.store,
+                    flush_interval=self.flush_interval)
+
+    def as_args(self) -> dict[str, Any]:
+        """The constructor arguments, for plugins whose framework rebuilds them from saved state."""
+        return dict(project=self.project, name=self.name, id=self.id, config=self.user_config, tags=self.tags,
+                    notes=self.notes, store=self.store, on_resume=self.on_resume, flush_interval=self.flush_interval)
+
+    def start(self, config: Mapping[str, Any], reopen: str | None = None) -> Run:
+        """A new run, or run ``reopen`` (else the ``id=`` option) continued. A run with that id this
+        process already has open (a pickled copy of the plugin, a second handle) is reused as is."""
+        run_id = reopen or self.id
+        if run_id is not None:
+            live = lifecycle.live(run_id)
+            if live is not None:
+                return live
+        return init(id=run_id, resume="allow" if run_id else None, config=dict(config), **self.init_kwargs())
+
+    def restore(self, run_id: str, step: int, config: Mapping[str, Any], hyper: Iterable[str] | None = None) -> Run | None:
+        """``open_at`` with these options: the run after restoring ``run_id``'s checkpoint made at ``step``."""
+        return open_at(run_id, step, on_resume=self.on_resume, config=dict(config), hyper=hyper, **self.init_kwargs())
+
+
+__all__ = ["ON_RESUME", "PluginOptions", "open_at", "differs", "close_stale", "last_step"]

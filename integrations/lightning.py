@@ -24,20 +24,26 @@ How it fits Lightning (2.6; hook order in shared/research/framework-hooks.md, pa
   rewind anything.
 - ``finalize("success")`` (end of ``fit``, ``validate``, ``test``) finishes the run; a later stage
   that logs reopens it (plain resume). ``finalize("failed")`` marks it crashed.
-- Only global rank 0 writes. The logger pickles without its live run.
+- Only global rank 0 writes. The logger pickles without its live run; a copy unpickled in the
+  process that has the run open logs into that same Run (no second writer).
 - ``name`` is the project; ``version`` is ``id`` if given, else ``name`` if given, else
   ``"forkpoint"``: stable across restarts, so ``ckpt_path="last"`` finds ``ModelCheckpoint``'s files.
+- ``save_dir`` (default ``"."``, as Lightning's W&B logger) is where files that go with the run
+  are put: ``ModelCheckpoint``'s default ``<save_dir>/<name>/<version>/checkpoints`` and
+  LightningCLI's ``config.yaml`` (``trainer.log_dir`` is ``save_dir``). ``prefix`` is put before
+  every metric key, joined with ``-``, as every built-in Lightning logger does.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any, Mapping
 
 import forkpoint
-from forkpoint.checkpoint import ON_RESUME, open_at
 from forkpoint.config import json_safe
 from forkpoint.errors import ForkpointWarning, UsageError
+from forkpoint.restore import PluginOptions
 
 try:
     import lightning.pytorch as pl
@@ -45,6 +51,7 @@ try:
     from lightning.pytorch.loggers.logger import Logger, rank_zero_experiment
     from lightning.pytorch.trainer.states import TrainerFn
     from lightning.pytorch.utilities import rank_zero_only
+    from lightning.fabric.utilities.logger import _add_prefix
     PACKAGE = "lightning.pytorch"
 except ImportError:  # pragma: no cover - exercised only where just pytorch_lightning is installed
     import pytorch_lightning as pl  # type: ignore[no-redef]
@@ -52,6 +59,7 @@ except ImportError:  # pragma: no cover - exercised only where just pytorch_ligh
     from pytorch_lightning.loggers.logger import Logger, rank_zero_experiment  # type: ignore[no-redef]
     from pytorch_lightning.trainer.states import TrainerFn  # type: ignore[no-redef]
     from pytorch_lightning.utilities import rank_zero_only  # type: ignore[no-redef]
+    from lightning_fabric.utilities.logger import _add_prefix  # type: ignore[no-redef]
     PACKAGE = "pytorch_lightning"
 
 CKPT_KEY = "forkpoint"
@@ -73,34 +81,46 @@ class _RunHandle:
 class ForkpointLogger(Logger):
     """Lightning logger writing to a forkpoint run; see the module docstring for resume behaviour."""
 
+    LOGGER_JOIN_CHAR = "-"
+
     def __init__(self, project: str | None = None, name: str | None = None, *, id: str | None = None,
                  config: Mapping[str, Any] | None = None, tags: list[str] | None = None, notes: str | None = None,
-                 store: str | None = None, on_resume: str = "rewind", flush_interval: float = 1.0) -> None:
+                 store: str | None = None, on_resume: str = "rewind", flush_interval: float = 1.0,
+                 save_dir: str | os.PathLike[str] = ".", prefix: str = "") -> None:
         super().__init__()
-        if on_resume not in ON_RESUME:
-            raise UsageError(f"on_resume={on_resume!r}: expected 'rewind', 'fork' or 'auto'")
-        self._project = project
-        self._name = name
-        self._id = id
-        self._config = json_safe(dict(config or {}))
-        self._tags = tags
-        self._notes = notes
-        self._store = store
-        self.on_resume = on_resume
-        self._flush_interval = flush_interval
+        self.options = PluginOptions(project=project, name=name, id=id, config=config, tags=tags, notes=notes,
+                                     store=store, on_resume=on_resume, flush_interval=flush_interval)
+        if not isinstance(prefix, str):
+            raise UsageError(f"prefix={prefix!r}: expected a str")
+        self._save_dir = os.fspath(save_dir)
+        self._prefix = prefix
         self._run: forkpoint.Run | None = None
         self._run_id: str | None = id
         self._hparams: dict[str, Any] = {}
         self._restore: dict[str, Any] | None = None  # set by ForkpointCheckpoint.on_load_checkpoint
 
+    @property
+    def on_resume(self) -> str:
+        return self.options.on_resume
+
     # -- Logger contract ----------------------------------------------------------------------
     @property
     def name(self) -> str:
-        return self._project or "default"
+        return self.options.project or "default"
 
     @property
     def version(self) -> str:
-        return self._id or self._name or "forkpoint"
+        return self.options.id or self.options.name or "forkpoint"
+
+    @property
+    def save_dir(self) -> str:
+        """Where files that go with the run are saved (``trainer.log_dir`` for this logger)."""
+        return self._save_dir
+
+    @property
+    def log_dir(self) -> str:
+        """``<save_dir>/<name>/<version>``: this run's own folder."""
+        return os.path.join(self._save_dir, self.name, self.version)
 
     @property
     def run_id(self) -> str | None:
@@ -126,7 +146,7 @@ class ForkpointLogger(Logger):
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         run = self._open_run()
-        run.log(dict(metrics), step=step)
+        run.log(dict(_add_prefix(metrics, self._prefix, self.LOGGER_JOIN_CHAR)), step=step)
 
     @rank_zero_only
     def save(self) -> None:
@@ -144,19 +164,15 @@ class ForkpointLogger(Logger):
         return state
 
     # -- opening the run ------------------------------------------------------------------------
-    def _kw(self) -> dict[str, Any]:
-        return dict(project=self._project, name=self._name, tags=self._tags, notes=self._notes, store=self._store,
-                    flush_interval=self._flush_interval)
-
     def _open_run(self) -> forkpoint.Run:
         if self._run is not None:
             return self._run
-        config = {**self._config, **self._hparams}
+        config = {**self.options.user_config, **self._hparams}
         restore, self._restore = self._restore, None
-        if self._run_id is not None and restore is None:  # reopen (later stage, or a user-given id)
-            run = forkpoint.init(id=self._run_id, resume="allow", config=config, **self._kw())
-        elif restore is None:
-            run = forkpoint.init(config=config, **self._kw())
+        if restore is None:  # a new run, or reopen (a later stage, a user-given id, an unpickled copy)
+            run = self.options.start(config, reopen=self._run_id)
+            if self._hparams:
+                run.config.update(self._hparams)
         else:
             run = self._branch(restore, config)
         run.define_metric("epoch", step_metric=True)
@@ -172,11 +188,11 @@ class ForkpointLogger(Logger):
                 f"checkpoint {restore.get('path')!r} has no forkpoint state (saved weights-only, or without "
                 "ForkpointLogger): starting a new run instead of rewinding", ForkpointWarning, stacklevel=3)
         elif cut >= 1:
-            run = open_at(saved, cut - 1, on_resume=self.on_resume, config=config, **self._kw())
+            run = self.options.restore(saved, cut - 1, config)
             if run is None:
                 warnings.warn(f"checkpoint names run {saved!r}, which is not in the store: starting a new run",
                               ForkpointWarning, stacklevel=3)
-        return run or forkpoint.init(config=config, **self._kw())
+        return run or forkpoint.init(config=config, **self.options.init_kwargs())
 
 
 class ForkpointCheckpoint(Callback):

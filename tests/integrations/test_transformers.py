@@ -54,6 +54,13 @@ def trainer(out, cb, *extra, lr=5e-3, save="steps", restore_cb_states=False):
                                 callbacks=[cb, *extra])
 
 
+def finish(t):
+    """The runs stay open after train() (so evaluate() lands in the last row) until finished."""
+    for cb in t.callback_handler.callbacks:
+        if isinstance(cb, ForkpointCallback):
+            cb.finish()
+
+
 def same_history(a, b):
     _same(a, b, skip=("eval/runtime", "eval/samples_per_second", "eval/steps_per_second"), rel=1e-4, abs_tol=1e-6)
 
@@ -85,8 +92,11 @@ def test_uninterrupted_logs(uninterrupted):
 
 @pytest.mark.parametrize("restore_cb_states", [False, True])
 def test_resume_from_checkpoint_equals_uninterrupted(store, tmp_path, uninterrupted, restore_cb_states):
-    crash_then_resume(store, tmp_path / "r", restore_cb_states=restore_cb_states)
+    t = crash_then_resume(store, tmp_path / "r", restore_cb_states=restore_cb_states)
     (r,) = forkpoint.Api(store).runs("r")
+    assert r.state == "running"
+    finish(t)
+    r = forkpoint.Api(store).run(r.id)
     same_history(r.history(), uninterrupted.history())
     assert r.kind == "rewind" and r.parent == (f"{r.id}~1", 4) and r.state == "finished"
     assert [x["_step"] for x in r.archived()[0].history()] == [1, 2, 3, 4, 5, 6]
@@ -117,9 +127,105 @@ def test_auto_mode(store, tmp_path, lr, kinds):
     assert sorted(v.kind for v in forkpoint.Api(store).runs("r")) == kinds
 
 
-def test_evaluate_after_training_reopens_the_run(store, tmp_path):
+def test_evaluate_and_predict_after_train_merge_into_the_last_row(store, tmp_path, recwarn):
     t = trainer(tmp_path / "e", ForkpointCallback(project="e", store=store))
     t.train()
     t.evaluate()
+    t.predict(Tokens())
+    finish(t)
     (run,) = forkpoint.Api(store).runs("e")
-    assert run.history()[-1]["_step"] == 12 and "eval/loss" in run.history()[-1] and run.kind == "run"
+    last = run.history()[-1]
+    assert last["_step"] == 12 and "train/loss" in last and "eval/loss" in last and "test/loss" in last
+    assert len(run.history()) == 12 and run.kind == "run" and run.state == "finished"
+    assert not [w for w in recwarn if issubclass(w.category, forkpoint.StepRegressionWarning)]
+
+
+def test_evaluate_only_opens_a_run(store, tmp_path):
+    t = trainer(tmp_path / "o", ForkpointCallback(project="o", store=store))
+    t.evaluate()
+    finish(t)
+    (run,) = forkpoint.Api(store).runs("o")
+    assert [r["_step"] for r in run.history()] == [0] and "eval/loss" in run.history()[0]
+
+
+@pytest.mark.parametrize("restore_cb_states", [False, True])
+def test_two_callbacks_each_get_their_own_run_back(store, tmp_path, restore_cb_states):
+    """transformers keeps a list of states for duplicate stateful callbacks (appending each save's)."""
+    tmp = tmp_path / "d"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        trainer(tmp, ForkpointCallback(project="a", store=store), ForkpointCallback(project="b", store=store),
+                Crash(7)).train()
+    api = forkpoint.Api(store)
+    (a0,), (b0,) = api.runs("a"), api.runs("b")
+    t = trainer(tmp, ForkpointCallback(project="a", store=store), ForkpointCallback(project="b", store=store),
+                restore_cb_states=restore_cb_states)
+    t.train(resume_from_checkpoint=True)
+    mine = [cb for cb in t.callback_handler.callbacks if isinstance(cb, ForkpointCallback)]
+    assert [cb.run_id for cb in mine] == [a0.id, b0.id]
+    finish(t)
+    for rid in (a0.id, b0.id):
+        r = api.run(rid)
+        assert r.kind == "rewind" and r.parent == (f"{rid}~1", 4) and r.state == "finished"
+        assert [x["_step"] for x in r.history()] == list(range(1, 13))
+
+
+def test_same_arguments_twice_still_two_runs(store, tmp_path):
+    tmp = tmp_path / "s"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        trainer(tmp, ForkpointCallback(project="s", store=store), ForkpointCallback(project="s", store=store),
+                Crash(7)).train()
+    first = [v.id for v in sorted(forkpoint.Api(store).runs("s"), key=lambda v: v.created_at)]
+    t = trainer(tmp, ForkpointCallback(project="s", store=store), ForkpointCallback(project="s", store=store))
+    t.train(resume_from_checkpoint=True)
+    assert sorted(cb.run_id for cb in t.callback_handler.callbacks if isinstance(cb, ForkpointCallback)) == sorted(first)
+    finish(t)
+    assert sorted(v.kind for v in forkpoint.Api(store).runs("s")) == ["rewind", "rewind"]
+
+
+def test_checkpoint_without_forkpoint_state_starts_a_new_run_with_a_warning(store, tmp_path):
+    tmp = tmp_path / "w"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        trainer(tmp, Crash(7)).train()
+    t = trainer(tmp, ForkpointCallback(project="w", store=store))
+    with pytest.warns(forkpoint.ForkpointWarning, match="without forkpoint state"):
+        t.train(resume_from_checkpoint=True)
+    finish(t)
+    (run,) = forkpoint.Api(store).runs("w")
+    assert [r["_step"] for r in run.history()] == list(range(5, 13)) and run.kind == "run"
+
+
+# -- ported from transformers' tests/trainer/test_trainer_callback.py (what applies to a third-party callback)
+
+def test_add_remove_callback(store, tmp_path):
+    cb = ForkpointCallback(project="x", store=store)
+    t = trainer(tmp_path / "x", cb)
+    assert t.pop_callback(ForkpointCallback) is cb
+    t.add_callback(ForkpointCallback(project="x", store=store))
+    t.remove_callback(ForkpointCallback)
+    assert not any(isinstance(c, ForkpointCallback) for c in t.callback_handler.callbacks)
+    t.add_callback(cb)
+    assert t.pop_callback(cb) is cb
+
+
+def test_stateful_callback_state_round_trips(tmp_path):
+    """state() holds exactly the constructor arguments: the Trainer rebuilds the callback with them."""
+    cb = ForkpointCallback(project="x", name="n", config={"a": (1, 2)}, tags=["t"], on_resume="auto")
+    rebuilt = ForkpointCallback(**cb.state()["args"])
+    assert rebuilt.state() == cb.state() and rebuilt.options.user_config == {"a": [1, 2]}
+
+
+def test_missing_stateful_callback_resumes_without_it(store, tmp_path):
+    """A checkpoint holding forkpoint state, resumed by a Trainer without the callback: training works."""
+    tmp = tmp_path / "m"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        trainer(tmp, ForkpointCallback(project="m", store=store), Crash(7)).train()
+    trainer(tmp, Crash(-1), restore_cb_states=True).train(resume_from_checkpoint=True)
+    (run,) = forkpoint.Api(store).runs("m")
+    assert [r["_step"] for r in run.history()][-1] == 6 and run.archived() == []
+
+
+def test_bad_options_refused_when_built():
+    with pytest.raises(forkpoint.UsageError, match="on_resume"):
+        ForkpointCallback(on_resume="sometimes")
+    with pytest.raises(forkpoint.SpecError, match="project"):
+        ForkpointCallback(project="no spaces")
