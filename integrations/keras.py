@@ -1,4 +1,5 @@
-"""Keras 3: ``model.fit(..., callbacks=[BackupAndRestore(d), ForkpointCallback(project="p")])``.
+"""Keras 3: ``backup = BackupAndRestore(d)``, then
+``model.fit(..., callbacks=[backup, ForkpointCallback(project="p", savers=[backup])])``.
 
 Also the ``ModelCheckpoint`` + ``load_model``/``load_weights`` + ``fit(initial_epoch=...)`` path.
 Tested with ``KERAS_BACKEND=torch``; the hooks used are the same on tensorflow and jax (untested).
@@ -10,15 +11,21 @@ How it fits Keras (3.15; details in shared/research/framework-hooks.md, part B):
   last update, as ``epoch/<name>``, with ``epoch`` (0-based, as Keras counts) declared a step
   metric, so ``"<id>?epoch=2"`` specs work.
 - The sidecar: ``forkpoint.json`` holds the run id and the iteration count at each save. It is
-  written atomically (temp file + rename) beside the ``BackupAndRestore`` backup and beside
-  ``ModelCheckpoint``'s files (both found in the fit's callback list), or in ``state_dir`` when
-  given. At each save the run's rows are flushed first, so rows up to the saved iteration are
-  durable before the backup exists.
+  written atomically (temp file + rename) beside the files of the savers named in ``savers=``
+  (``BackupAndRestore``'s backup dir, ``ModelCheckpoint``'s folder), or in ``state_dir`` when
+  given, else in ``./forkpoint-runs/keras/<project>/<id or name>``. Keras hands a callback only
+  the model and the fit's params, never the other callbacks, so the savers are named explicitly.
+  The run's rows are flushed at each save of those savers (their ``save_freq`` is mirrored) and
+  at each epoch end, so rows up to the saved iteration are durable before the backup exists.
 - The decision waits for the first ``on_train_batch_begin``: only then are ``iterations`` and the
   initial epoch final, whatever the callback order and however the model was restored. If the
   sidecar names a run and the model's restored ``iterations`` is below that run's last step, the run
   is rewound to ``iterations`` (``on_resume="rewind"``), forked there (``"fork"``), or forked only
   if the config differs (``"auto"``). No sidecar, or a fresh model (``iterations == 0``): a new run.
+- After ``fit`` the run stays open (its rows flushed), so ``model.evaluate(..., callbacks=[cb])``
+  lands in the run at the last step, merged into that row as ``eval/<name>``. It is finished by
+  ``cb.finish()``, by the next ``fit`` that restores an earlier state, or at process exit
+  (``finished``; ``crashed`` if the process dies of an exception).
 - Keras restarts the epoch at batch 0 after a mid-epoch backup, while ``iterations`` goes on. So
   a run resumed from a ``save_freq=<batches>`` backup runs more iterations than an uninterrupted
   one. Its history is still exact: rows up to the restored iteration are kept, the abandoned rows
@@ -30,17 +37,16 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 import warnings
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import keras
 
 import forkpoint
-from forkpoint.checkpoint import ON_RESUME, open_at
 from forkpoint.config import json_safe
 from forkpoint.errors import ForkpointWarning, UsageError
+from forkpoint.restore import PluginOptions
 
 SIDECAR = "forkpoint.json"
 
@@ -74,44 +80,40 @@ class ForkpointCallback(keras.callbacks.Callback):
 
     def __init__(self, project: str | None = None, name: str | None = None, *, id: str | None = None,
                  config: Mapping[str, Any] | None = None, tags: list[str] | None = None, notes: str | None = None,
-                 store: str | None = None, on_resume: str = "rewind", state_dir: str | None = None,
-                 flush_interval: float = 1.0) -> None:
+                 store: str | None = None, on_resume: str = "rewind", state_dir: str | os.PathLike[str] | None = None,
+                 savers: Sequence[keras.callbacks.Callback] = (), flush_interval: float = 1.0) -> None:
         super().__init__()
-        if on_resume not in ON_RESUME:
-            raise UsageError(f"on_resume={on_resume!r}: expected 'rewind', 'fork' or 'auto'")
-        self.project, self.name, self.id = project, name, id
-        self.user_config = json_safe(dict(config or {}))
-        self.tags, self.notes, self.store = tags, notes, store
-        self.on_resume, self.state_dir, self.flush_interval = on_resume, state_dir, flush_interval
+        self.options = PluginOptions(project=project, name=name, id=id, config=config, tags=tags, notes=notes,
+                                     store=store, on_resume=on_resume, flush_interval=flush_interval)
+        self.state_dir = os.fspath(state_dir) if state_dir is not None else None
         self.run: forkpoint.Run | None = None
         self._dirs: list[str] = []
+        self._savers = list(savers)
+        for cb in self._savers:
+            if not isinstance(cb, (keras.callbacks.BackupAndRestore, keras.callbacks.ModelCheckpoint)):
+                raise UsageError(f"savers: {cb!r} is not a keras.callbacks.BackupAndRestore or ModelCheckpoint")
         self._mirrors: list[_SaveMirror] = []
         self._epoch = 0
+        self._fitting = False
+        self._decided = False  # whether this fit's first batch has chosen the run
 
     # -- where the sidecar lives ------------------------------------------------------------------
-    def _find_savers(self) -> None:
-        """The fit's callback list is the caller's ``self`` (``CallbackList.on_train_begin``)."""
+    def _plan_saves(self) -> None:
+        """The sidecar's folders and the batch schedules of the savers named in ``savers=``."""
         dirs: list[str] = []
         self._mirrors = []
-        frame = sys._getframe(1)
-        for _ in range(4):
-            owner = frame.f_locals.get("self") if frame else None
-            if owner is not None and hasattr(owner, "callbacks") and isinstance(owner.callbacks, list):
-                for cb in owner.callbacks:
-                    if isinstance(cb, keras.callbacks.BackupAndRestore):
-                        dirs.append(str(cb.backup_dir))
-                    elif isinstance(cb, keras.callbacks.ModelCheckpoint):
-                        dirs.append(os.path.dirname(os.path.abspath(str(cb.filepath))))
-                    else:
-                        continue
-                    if isinstance(cb.save_freq, int):
-                        self._mirrors.append(_SaveMirror(cb.save_freq))
-                break
-            frame = frame.f_back if frame else None
+        for cb in self._savers:
+            if isinstance(cb, keras.callbacks.BackupAndRestore):
+                dirs.append(str(cb.backup_dir))
+            else:
+                dirs.append(os.path.dirname(os.path.abspath(str(cb.filepath))))
+            if isinstance(cb.save_freq, int):
+                self._mirrors.append(_SaveMirror(cb.save_freq))
         if self.state_dir:
             dirs = [self.state_dir]
         if not dirs:
-            dirs = [os.path.join("forkpoint-runs", "keras", self.project or "default", self.id or self.name or "run")]
+            o = self.options
+            dirs = [os.path.join("forkpoint-runs", "keras", o.project or "default", o.id or o.name or "run")]
         self._dirs = dirs
 
     def _read_sidecar(self) -> dict[str, Any] | None:
@@ -159,38 +161,46 @@ class ForkpointCallback(keras.callbacks.Callback):
                 "learning_rate", "weight_decay", "momentum", "beta_1", "beta_2", "epsilon", "clipnorm",
                 "clipvalue", "global_clipnorm", "nesterov", "gradient_accumulation_steps")}
         cfg["model"] = {"name": self.model.name, "params": int(self.model.count_params())}
-        cfg.update(self.user_config)
+        cfg.update(self.options.user_config)
         return cfg
-
-    def _kw(self) -> dict[str, Any]:
-        return dict(project=self.project, name=self.name, tags=self.tags, notes=self.notes, store=self.store,
-                    flush_interval=self.flush_interval)
 
     def _open(self) -> forkpoint.Run:
         it = self._iterations()
         config = self._config()
+        if self.run is not None:  # still open from an earlier fit/evaluate of this callback
+            if self.run.step <= it:
+                return self.run  # the model went on from where the run is
+            self.run.finish()  # the model was restored to an earlier state: branch below
+            self.run = None
         state = self._read_sidecar() if it > 0 else None
         run = None
         if state and state.get("run_id"):  # "auto" compares the optimizer's hyperparameters and config=
-            run = open_at(state["run_id"], it, on_resume=self.on_resume, config=config,
-                          hyper=["optimizer", *self.user_config], **self._kw())
+            run = self.options.restore(state["run_id"], it, config, hyper=["optimizer", *self.options.user_config])
         if run is None:
             if it > 0:
                 warnings.warn(f"the model was restored at iteration {it} but no forkpoint sidecar names its run "
                               f"(looked in {self._dirs}): starting a new run", ForkpointWarning, stacklevel=3)
-            run = forkpoint.init(id=self.id, resume="allow" if self.id else None, config=config, **self._kw())
+            run = self.options.start(config)
         run.define_metric("epoch", step_metric=True)
         return run
 
+    def finish(self) -> None:
+        """Finish the run (else it is finished at process exit). Another fit or evaluate reopens it."""
+        if self.run is not None:
+            self.run.finish()
+            self.run = None
+
     # -- Keras hooks ------------------------------------------------------------------------------
     def on_train_begin(self, logs: Any = None) -> None:
-        self._find_savers()
+        self._fitting, self._decided = True, False
+        self._plan_saves()
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
         self._epoch = epoch
 
     def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
-        if self.run is None:
+        if not self._decided:  # only now are iterations and the initial epoch final
+            self._decided = True
             self.run = self._open()
 
     def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
@@ -210,6 +220,19 @@ class ForkpointCallback(keras.callbacks.Callback):
         self._save_point()
 
     def on_train_end(self, logs: Any = None) -> None:
+        self._fitting = False
         if self.run is not None:
-            self.run.finish()
-            self.run = None
+            self.run.flush()  # stays open: an evaluate() after fit lands in the last row
+
+    def on_test_end(self, logs: Any = None) -> None:
+        """``model.evaluate(..., callbacks=[cb])`` outside fit: ``eval/<name>`` at the current iteration
+        (fit's own validation arrives with the epoch's row instead)."""
+        if self._fitting:
+            return
+        if self.run is None:
+            if not self._dirs:
+                self._plan_saves()
+            self.run = self._open()
+        row = {f"eval/{k}": v for k, v in ((k, _num(v)) for k, v in (logs or {}).items()) if v is not None}
+        if row:
+            self.run.log(row, step=self._iterations())

@@ -52,8 +52,10 @@ def fit(m, *callbacks, initial_epoch=0):
 
 
 @pytest.fixture
-def uninterrupted(store):
-    fit(model(), ForkpointCallback(project="u", store=store))
+def uninterrupted(store, tmp_path):
+    cb = ForkpointCallback(project="u", store=store, state_dir=tmp_path / "u")
+    fit(model(), cb)
+    cb.finish()  # the run stays open after fit, for an evaluate() that lands in its last row
     (u,) = forkpoint.Api(store).runs("u")
     return u
 
@@ -73,7 +75,8 @@ def test_backup_and_restore_epoch_level_equals_uninterrupted(store, tmp_path, un
     d = str(tmp_path / "backup")
 
     def cbs(*extra):
-        pair = [keras.callbacks.BackupAndRestore(d), ForkpointCallback(project="r", store=store)]
+        backup = keras.callbacks.BackupAndRestore(d)
+        pair = [backup, ForkpointCallback(project="r", store=store, savers=[backup])]
         return (pair if order == "backup_first" else pair[::-1]) + list(extra)
 
     with pytest.raises(RuntimeError, match="simulated crash"):
@@ -91,10 +94,13 @@ def test_backup_every_n_batches(store, tmp_path, uninterrupted):
     """Keras restarts the epoch at batch 0 after a mid-epoch backup while iterations go on, so the
     resumed run runs more iterations than U: exact up to the restore point, then what Keras ran."""
     d = str(tmp_path / "backup")
+    def cbs(*extra):
+        backup = keras.callbacks.BackupAndRestore(d, save_freq=3)
+        return [backup, ForkpointCallback(project="r", store=store, savers=[backup]), *extra]
+
     with pytest.raises(RuntimeError):
-        fit(model(), keras.callbacks.BackupAndRestore(d, save_freq=3), ForkpointCallback(project="r", store=store),
-            Crash(11))
-    fit(model(), keras.callbacks.BackupAndRestore(d, save_freq=3), ForkpointCallback(project="r", store=store))
+        fit(model(), *cbs(Crash(11)))
+    fit(model(), *cbs())
     (r,) = forkpoint.Api(store).runs("r")
     h = r.history()
     same_history(h[:9], uninterrupted.history()[:9])  # rows 1..9: the backup was at iteration 9
@@ -106,10 +112,14 @@ def test_backup_every_n_batches(store, tmp_path, uninterrupted):
 
 def test_model_checkpoint_load_model_initial_epoch(store, tmp_path, uninterrupted):
     path = str(tmp_path / "ckpt" / "ep{epoch:02d}.keras")
+    def cbs(*extra):
+        ckpt = keras.callbacks.ModelCheckpoint(path)
+        return [ckpt, ForkpointCallback(project="r", store=store, savers=[ckpt]), *extra]
+
     with pytest.raises(RuntimeError):
-        fit(model(), keras.callbacks.ModelCheckpoint(path), ForkpointCallback(project="r", store=store), Crash(10))
+        fit(model(), *cbs(Crash(10)))
     restored = keras.models.load_model(str(tmp_path / "ckpt" / "ep02.keras"))
-    fit(restored, keras.callbacks.ModelCheckpoint(path), ForkpointCallback(project="r", store=store), initial_epoch=2)
+    fit(restored, *cbs(), initial_epoch=2)
     (r,) = forkpoint.Api(store).runs("r")
     same_history(r.history(), uninterrupted.history())
     assert r.parent == (f"{r.id}~1", 8)
@@ -118,9 +128,10 @@ def test_model_checkpoint_load_model_initial_epoch(store, tmp_path, uninterrupte
 def test_fork_mode_with_changed_lr(store, tmp_path, uninterrupted):
     d = str(tmp_path / "backup")
     with pytest.raises(RuntimeError):
-        fit(model(), keras.callbacks.BackupAndRestore(d), ForkpointCallback(project="r", store=store), Crash(10))
+        fit(model(), keras.callbacks.BackupAndRestore(d), ForkpointCallback(project="r", store=store, state_dir=d),
+            Crash(10))
     fit(model(lr=0.01), keras.callbacks.BackupAndRestore(d),
-        ForkpointCallback(project="r", store=store, on_resume="fork", config={"lr": 0.01}))
+        ForkpointCallback(project="r", store=store, on_resume="fork", config={"lr": 0.01}, state_dir=d))
     api = forkpoint.Api(store)
     parent = [v for v in api.runs("r") if v.kind != "fork"][0]
     (child,) = parent.children()
@@ -133,10 +144,11 @@ def test_fork_mode_with_changed_lr(store, tmp_path, uninterrupted):
 def test_auto_mode(store, tmp_path, lr, kind):
     d = str(tmp_path / "backup")
     with pytest.raises(RuntimeError):
-        fit(model(), keras.callbacks.BackupAndRestore(d), ForkpointCallback(project="r", store=store), Crash(10))
+        fit(model(), keras.callbacks.BackupAndRestore(d), ForkpointCallback(project="r", store=store, state_dir=d),
+            Crash(10))
     cfg = {"lr": lr} if lr else {}
     fit(model(), keras.callbacks.BackupAndRestore(d), ForkpointCallback(project="r", store=store, on_resume="auto",
-                                                                        config=cfg))
+                                                                        config=cfg, state_dir=d))
     runs = forkpoint.Api(store).runs("r")
     assert sorted(v.kind for v in runs) == (["rewind"] if kind == "rewind" else ["fork", "run"])
 
@@ -149,3 +161,39 @@ def test_restored_model_without_sidecar_starts_new_run_with_warning(store, tmp_p
         fit(restored, ForkpointCallback(project="n", store=store, state_dir=str(tmp_path / "state")), initial_epoch=3)
     (run,) = forkpoint.Api(store).runs("n")
     assert run.kind == "run" and [r["_step"] for r in run.history()] == [17, 18, 19, 20]
+
+
+def test_evaluate_after_fit_lands_in_the_last_row(store, tmp_path, recwarn):
+    m = model()
+    cb = ForkpointCallback(project="e", store=store, state_dir=tmp_path / "s")
+    fit(m, cb)
+    x, y = data()
+    m.evaluate(x, y, batch_size=8, verbose=0, callbacks=[cb])
+    (run,) = forkpoint.Api(store).runs("e")
+    assert run.state == "running"
+    cb.finish()
+    run = forkpoint.Api(store).run(run.id)
+    last = run.history()[-1]
+    assert last["_step"] == U_STEPS and "epoch/loss" in last and "eval/loss" in last
+    assert len(run.history()) == U_STEPS and run.state == "finished"
+    assert not [w for w in recwarn if issubclass(w.category, forkpoint.StepRegressionWarning)]
+
+
+def test_second_fit_with_the_same_callback_continues_the_run(store, tmp_path):
+    m = model()
+    cb = ForkpointCallback(project="c", store=store, state_dir=tmp_path / "s")
+    fit(m, cb)
+    x, y = data()
+    m.fit(x, y, batch_size=8, epochs=EPOCHS + 1, initial_epoch=EPOCHS, shuffle=False, verbose=0, callbacks=[cb])
+    cb.finish()
+    (run,) = forkpoint.Api(store).runs("c")
+    assert [r["_step"] for r in run.history()] == list(range(1, U_STEPS + BATCHES + 1)) and run.archived() == []
+
+
+def test_bad_options_refused_when_built(tmp_path):
+    with pytest.raises(forkpoint.UsageError, match="on_resume"):
+        ForkpointCallback(on_resume="sometimes")
+    with pytest.raises(forkpoint.SpecError, match="project"):
+        ForkpointCallback(project="a b")
+    with pytest.raises(forkpoint.UsageError, match="savers"):
+        ForkpointCallback(savers=[keras.callbacks.History()])
