@@ -142,12 +142,17 @@ def last_step(store: Store, ranges: list[Range]) -> int | None:
 
 
 def computed_summary(store: Store, ranges: list[Range]) -> dict[str, Any]:
-    """Last value per key over the visible history (newer segments win)."""
+    """Last value per key over the visible history (newer segments win), keys in sorted order.
+
+    Read newest range first; a range whose keys all have a newer value already is not read (on a
+    deep fork chain logging the same keys, one small query per older range instead of several)."""
     out: dict[str, Any] = {}
-    for r in ranges:
+    for r in reversed(ranges):
+        if all(k in out for k in store.keys(r.segment)):
+            continue
         for key, (_, value) in store.last_values(r).items():
-            out[key] = value
-    return out
+            out.setdefault(key, value)
+    return dict(sorted(out.items()))
 
 
 def attach_point(ranges: list[Range], step: int) -> int:
