@@ -232,3 +232,125 @@ def test_logger_contract(store, tmp_path):
     assert forkpoint.Api(store).run(lg.run_id).history()[-1] == {"_step": 4, "m": 2.0}
     with pytest.raises(forkpoint.UsageError, match="on_resume"):
         ForkpointLogger(on_resume="sometimes")
+
+
+def test_prefix_and_save_dir(store, tmp_path):
+    """``prefix`` as every built-in logger has; a real ``save_dir``, so ``trainer.log_dir`` (which
+    LightningCLI's SaveConfigCallback writes config.yaml into) and ModelCheckpoint's default folder exist."""
+    lg = ForkpointLogger(project="px", id="run1", store=store, prefix="tmp", save_dir=tmp_path / "logs")
+    t = L.Trainer(max_epochs=1, logger=lg, log_every_n_steps=1, enable_progress_bar=False,
+                  enable_model_summary=False, accelerator="cpu", devices=1, default_root_dir=tmp_path)
+    assert t.log_dir == str(tmp_path / "logs") and lg.log_dir == str(tmp_path / "logs" / "px" / "run1")
+    t.fit(Tiny(), loader(), loader())
+    assert list((tmp_path / "logs" / "px" / "run1" / "checkpoints").glob("*.ckpt"))
+    h = forkpoint.Api(store).run("run1").history()
+    assert "tmp-train_loss" in h[0] and "tmp-val_loss" in h[-1] and "train_loss" not in h[0]
+    with pytest.raises(forkpoint.UsageError, match="prefix"):
+        ForkpointLogger(prefix=3)
+    with pytest.raises(forkpoint.SpecError, match="project"):
+        ForkpointLogger(project="not a project")
+
+
+def test_writer_thread_stops_when_the_logger_finalizes(store, tmp_path):
+    import threading
+
+    lg = ForkpointLogger(project="t", store=store)
+    fit(tmp_path, lg, max_epochs=1)
+    assert not [th for th in threading.enumerate() if th.name.startswith("forkpoint-writer")]
+    assert forkpoint.Api(store).run(lg.run_id).state == "finished"
+
+
+def test_unpickled_copy_in_the_same_process_logs_into_the_open_run(store):
+    import pickle
+
+    lg = ForkpointLogger(project="pk", store=store)
+    lg.log_metrics({"a": 1.0}, step=0)
+    copy = pickle.loads(pickle.dumps(lg))
+    copy.log_metrics({"a": 2.0}, step=1)  # no RunInUseError: the same Run object
+    assert copy.experiment is lg.experiment
+    lg.finalize("success")
+    assert [r["a"] for r in forkpoint.Api(store).run(lg.run_id).history()] == [1.0, 2.0]
+
+
+# -- ported from Lightning's tests/tests_pytorch/loggers/test_all.py (what applies to a third-party logger)
+
+class _Boring(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = torch.nn.Linear(4, 1)
+
+    def training_step(self, batch, _):
+        loss = self.net(batch[0]).pow(2).mean()
+        self.log("train_some_val", loss)
+        return loss
+
+    def validation_step(self, batch, _):
+        pass
+
+    def on_validation_epoch_end(self):
+        self.log_dict({"early_stop_on": torch.tensor(1.0), "val_loss": torch.tensor(0.5)})
+
+    def test_step(self, batch, _):
+        pass
+
+    def on_test_epoch_end(self):
+        self.log("test_loss", torch.tensor(2.0))
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def _one_batch():
+    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(2, 4)), batch_size=2)
+
+
+def test_loggers_fit_test(store, tmp_path):
+    lg = ForkpointLogger(project="ft", store=store, save_dir=tmp_path)
+    t = L.Trainer(max_epochs=1, logger=lg, limit_train_batches=1, limit_val_batches=1, log_every_n_steps=1,
+                  default_root_dir=tmp_path, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    t.fit(_Boring(), _one_batch(), _one_batch())
+    t.test(_Boring(), _one_batch())
+    h = forkpoint.Api(store).run(lg.run_id).history()
+    # Lightning's expectation for every logger: (0, epoch+train), (0, epoch+val...), (1, epoch+test); here
+    # rows at one step merge, as W&B's do
+    assert [(r["_step"], sorted(k for k in r if k != "_step")) for r in h] == [
+        (0, ["early_stop_on", "epoch", "train_some_val", "val_loss"]), (1, ["epoch", "test_loss"])]
+    assert forkpoint.Api(store).run(lg.run_id).state == "finished"
+
+
+def test_loggers_pickle(store, tmp_path):
+    import pickle
+
+    lg = ForkpointLogger(project="pk2", store=store, save_dir=tmp_path)
+    _ = lg.experiment
+    lg.log_metrics({"a": 1})
+    lg.save()
+    pickle.dumps(lg)
+    t = L.Trainer(max_epochs=1, logger=lg, enable_progress_bar=False, default_root_dir=tmp_path)
+    t2 = pickle.loads(pickle.dumps(t))
+    t2.logger.log_metrics({"acc": 1.0})
+    assert t2.logger.name == lg.name and t2.logger.save_dir == lg.save_dir
+    lg.finalize("success")
+    assert [sorted(r) for r in forkpoint.Api(store).run(lg.run_id).history()] == [["_step", "a"], ["_step", "acc"]]
+
+
+def test_logger_reset_correctly_by_the_tuner(store, tmp_path):
+    from lightning.pytorch.tuner.tuning import Tuner
+
+    class WithLr(_Boring):
+        def __init__(self, lr=0.1):
+            super().__init__()
+            self.save_hyperparameters()
+
+        def train_dataloader(self):
+            return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(64, 4)), batch_size=2)
+
+        def val_dataloader(self):
+            return _one_batch()
+
+    lg = ForkpointLogger(project="tn", store=store, save_dir=tmp_path)
+    t = L.Trainer(max_epochs=1, logger=lg, default_root_dir=tmp_path, enable_progress_bar=False, accelerator="cpu")
+    model = WithLr()
+    Tuner(t).lr_find(model, num_training=5)
+    assert t.logger is lg and model.logger is lg
