@@ -3,9 +3,9 @@
 A unit's history is the stitched visible history (a fork's inherited prefix included), so each
 exported curve is whole on its own; ``lineage`` says where it branched so the tree can be rebuilt.
 History is read window by window through ``RunView.ranges()`` and ``Store.read`` on a sub-range,
-never all at once: exporting 10 M points keeps memory flat. The window adapts to the density of
-steps (it grows over gaps, shrinks where rows are wide), so sparse or huge step numbers cost a few
-reads, not one per empty window.
+never all at once: exporting 10 M points keeps memory flat. A read covers a span of steps, so it
+holds at most that many rows; gaps are jumped over with a binary search for the next step with a
+row, so sparse or huge step numbers cost a few small queries, not one read per empty window.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from ..api import Api, RunView
 from ..errors import ForkpointError, RunNotFoundError
 from ..store import Range, Store
 
-ROWS_PER_WINDOW = 20_000  # rows per read: large enough to amortise a query, small enough for flat memory
+ROWS_PER_WINDOW = 10_000  # rows per read: large enough to amortise a query, small enough for flat memory
+MAX_STRETCH = 16  # how far the step span of a read may grow beyond ROWS_PER_WINDOW over sparse logging
 
 
 class InteropError(ForkpointError, ValueError):
@@ -63,7 +64,8 @@ class Unit:
             yield from _range_rows(self.store, r, window)
 
     def row_batches(self, window: int = ROWS_PER_WINDOW) -> Iterator[list[dict[str, Any]]]:
-        """The stitched history as lists of at most about ``2 * window`` rows each."""
+        """The stitched history as lists of at most ``window * MAX_STRETCH`` rows each (``window``
+        where every step has a row)."""
         for r in self.view.ranges():
             yield from _range_batches(self.store, r, window)
 
@@ -76,14 +78,30 @@ def _range_batches(store: Store, r: Range, window: int) -> Iterator[list[dict[st
     while lo <= top:
         hi = min(top, lo + span - 1)
         batch = store.read([Range(r.segment, r.run_id, lo, hi)])
-        if batch:
-            yield batch
-        # aim for ``window`` rows per read: widen over sparse stretches, narrow over dense ones
-        if len(batch) < window // 2:
+        if not batch:  # a gap: jump to the next step that has a row
+            lo = _next_step(store, r, hi + 1, top)
+            continue
+        yield batch
+        # a step holds at most one row, so a span of ``window`` steps reads at most ``window`` rows;
+        # sparse logging (every k-th step) widens the span, at most MAX_STRETCH-fold
+        if len(batch) * 2 < window and span < window * MAX_STRETCH:
             span *= 2
-        elif len(batch) > window * 2 and span > 1:
-            span //= 2
+        elif len(batch) > window:
+            span = max(window, span // 2)
         lo = hi + 1
+
+
+def _next_step(store: Store, r: Range, lo: int, top: int) -> int:
+    """The smallest step >= ``lo`` with a row in ``r`` (``top``, the last one, has a row): a binary
+    search with ``Store.last_step``, so a gap of 10**15 steps costs about 50 small queries."""
+    a, b = lo, top
+    while a < b:
+        mid = (a + b) // 2
+        if store.last_step(Range(r.segment, r.run_id, lo, mid)) is None:
+            a = mid + 1
+        else:
+            b = mid
+    return a
 
 
 def _range_rows(store: Store, r: Range, window: int) -> Iterator[dict[str, Any]]:
