@@ -50,7 +50,7 @@ class TreeEntry(NamedTuple):
 
     depth: int
     relation: str  # "root", "archived" or "fork"
-    view: "RunView"
+    view: RunView
     last: bool  # the last entry among its siblings
 
 
@@ -182,7 +182,7 @@ class RunView:
         own = [r for r in self.ranges() if r.segment == self._segment.id]
         return Span(self.parent, self._segment.start_step, lineage.last_step(self._store, own))
 
-    def children(self) -> list["RunView"]:
+    def children(self) -> list[RunView]:
         """Forks whose parent (``lineage.parent``: the branch holding their prefix now) is this view.
 
         After a rewind of this run, a fork whose inherited rows now live only in an archived branch
@@ -202,7 +202,7 @@ class RunView:
         out.sort(key=lambda v: (v.created_at, v.id))
         return out
 
-    def archived(self) -> list["RunView"]:
+    def archived(self) -> list[RunView]:
         """The archived branches of the run, oldest first (empty for an archived view)."""
         if self.is_archived:
             return []
@@ -225,7 +225,7 @@ class RunView:
             except LookupError:
                 return out
 
-    def root(self) -> "RunView":
+    def root(self) -> RunView:
         """The run this lineage starts from: up through fork parents (and from an archived branch to
         its run) to a run that is no fork; its head view."""
         view: RunView = self
@@ -269,7 +269,7 @@ class Api:
     A store that does not exist is a ``StoreError``; reading never creates one. The UI and the CLI
     read only through ``Api`` and ``RunView``."""
 
-    def __init__(self, store: "str | os.PathLike[str] | Store | None" = None) -> None:
+    def __init__(self, store: str | os.PathLike[str] | Store | None = None) -> None:
         self._store = open_store(store, create=False)
 
     @property

@@ -8,9 +8,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 import forkpoint
+import pytest
 from forkpoint.cli import main
 from forkpoint.store import close_store
 from forkpoint.ui.server import serve_in_thread

@@ -7,9 +7,8 @@ import math
 import urllib.error
 import urllib.request
 
-import pytest
-
 import forkpoint
+import pytest
 from forkpoint.ui.downsample import minmax
 from forkpoint.ui.server import serve_in_thread
 

@@ -37,11 +37,11 @@ import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..api import Api, RunView
-from ..errors import ForkpointError, SpecError, StoreError
+from ..errors import SpecError, StoreError
 from .downsample import minmax
 
 STATIC = Path(__file__).with_name("static")
@@ -199,7 +199,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         if not self._host_ok():
-            expected = ", ".join(sorted(self.hosts)) if self.hosts is not None else f"an IP address or this host's name, port {self.port}"
+            expected = (", ".join(sorted(self.hosts)) if self.hosts is not None
+                        else f"an IP address or this host's name, port {self.port}")
             msg = (f"forkpoint ui: Host {self.headers.get('Host')!r} is not this server (expected {expected}); "
                    "refused to protect the local API from DNS rebinding")
             self._send(403, msg.encode(), "text/plain; charset=utf-8")
@@ -234,11 +235,11 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/projects":
             return {"projects": [{"name": k, "runs": n} for k, n in api.projects().items()]}
         if path == "/runs":
-            project = (q.get("project") or [None])[0] or None
+            project = (q.get("project") or [""])[0] or None
             text = ((q.get("q") or [""])[0]).lower()
             try:
                 runs = api.runs(project)
-            except ForkpointError as exc:
+            except SpecError as exc:  # a bad project name
                 raise NotFound(str(exc)) from None
             items = [_brief(v) for v in runs]
             if text:
@@ -302,7 +303,7 @@ def make_server(store: Any = None, host: str = "127.0.0.1", port: int = 8765) ->
     api = store if isinstance(store, Api) else Api(store)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     server_class = type("UIServer", (UIServer,), {"address_family": family})
-    handler = type("BoundHandler", (Handler,), {"api": api, "hosts": None, "port": 0})
+    handler = cast("type[Handler]", type("BoundHandler", (Handler,), {"api": api, "hosts": None, "port": 0}))
     srv = server_class((host, port), handler)
     handler.port = int(srv.server_address[1])
     handler.hosts = allowed_hosts(host, handler.port)

@@ -11,9 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
-
-from test_ui_api import lineage
 from forkpoint.ui.server import serve_in_thread
+from test_ui_api import lineage
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "ui"
@@ -93,7 +92,7 @@ def test_rewound_run_page(page, store):
     series, _ = charts(pg)["metric"]
     assert {s["label"] for s in series} == {rid, f"{rid}~1"}
     shot(pg, "rewound-run", store)
-    pg.click(f"#lineage a[href='/run/kid']")
+    pg.click("#lineage a[href='/run/kid']")
     pg.wait_for_url(f"{url}/run/kid")
     assert errors == []
 
