@@ -30,8 +30,8 @@ class Exported:
     notes: list[str] = field(default_factory=list)
 
 
-def export(api_or_store: "Api | Store | str | os.PathLike[str] | None", runs: "str | Sequence[str] | None" = None, *,
-           to: str, dest: "str | os.PathLike[str]", project: str | None = None, archived: bool = True) -> Exported:
+def export(api_or_store: Api | Store | str | os.PathLike[str] | None, runs: str | Sequence[str] | None = None, *,
+           to: str, dest: str | os.PathLike[str], project: str | None = None, archived: bool = True) -> Exported:
     """Export ``runs`` (refs) or every run of ``project``, with their archived branches, to format
     ``to`` at ``dest`` (a directory; for MLflow a tracking URI or directory). Everything is checked
     before anything is written."""
@@ -55,7 +55,7 @@ def export(api_or_store: "Api | Store | str | os.PathLike[str] | None", runs: "s
     return Exported(*tables.export(units, dest, to))
 
 
-def read_source(fmt: str, source: "str | os.PathLike[str]", project: str | None = None) -> tuple[list[Any], list[str]]:
+def read_source(fmt: str, source: str | os.PathLike[str], project: str | None = None) -> tuple[list[Any], list[str]]:
     """The runs a source holds (not yet written) and one line per thing the source holds that
     forkpoint cannot take."""
     if fmt not in IMPORT_FORMATS:
@@ -76,7 +76,7 @@ def read_source(fmt: str, source: "str | os.PathLike[str]", project: str | None 
     return wandb_io.read(source, project)
 
 
-def import_runs(fmt: str, source: "str | os.PathLike[str]", store: "Store | str | os.PathLike[str] | None" = None, *,
+def import_runs(fmt: str, source: str | os.PathLike[str], store: Store | str | os.PathLike[str] | None = None, *,
                 project: str | None = None) -> tuple[list[Landed], list[str]]:
     """Import every run of ``source`` (format ``fmt``) into ``store`` (created if missing). Returns
     what happened to each run and the lines saying what the source holds that forkpoint does not take."""
@@ -87,5 +87,14 @@ def import_runs(fmt: str, source: "str | os.PathLike[str]", store: "Store | str 
     return land(st, fmt, runs), notes
 
 
-__all__ = ["export", "Exported", "import_runs", "read_source", "InteropError", "MissingPeerError", "Landed",
-           "EXPORT_FORMATS", "IMPORT_FORMATS"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "IMPORT_FORMATS",
+    "Exported",
+    "InteropError",
+    "Landed",
+    "MissingPeerError",
+    "export",
+    "import_runs",
+    "read_source",
+]

@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from itertools import chain
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Callable, Iterable, Iterator
 
 from ..api import Api
@@ -134,9 +134,8 @@ def _land_one(store: Store, run_id: str, inc: Incoming, fork_at: str | None) -> 
         kw: dict[str, Any] = dict(project=inc.project, name=inc.name, config=inc.config, tags=inc.tags or None,
                                   notes=note, store=store, flush_interval=5.0)
         if fork_at is not None:
-            run = init(id=run_id, fork_from=fork_at, inherit_config=False, **kw)
-        else:
-            run = init(id=run_id, **kw)
+            kw.update(fork_from=fork_at, inherit_config=False)
+        run = init(id=run_id, **kw)
         rows = _after(inc.rows(), fork_step)
         first = next(rows, None)
         status = "imported"

@@ -70,7 +70,7 @@ def _lineage_schema(pa: Any) -> Any:
 
 
 def _write_csv(u: Unit, path: str) -> None:
-    cols = ["_step", *u.keys()]
+    cols = ["_step", *u.metric_keys()]
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(cols)
@@ -87,7 +87,7 @@ def _column_types(u: Unit, pa: Any) -> dict[str, Any]:
                 if v is not None:
                     seen.setdefault(k, set()).add(type(v))
     out = {}
-    for k in u.keys():
+    for k in u.metric_keys():
         kinds = seen.get(k, set())
         if not kinds or str in kinds:
             out[k] = pa.string()

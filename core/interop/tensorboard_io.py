@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import partial
 from typing import Any
 
 from .landing import Incoming, project_name
@@ -123,15 +124,14 @@ def read(source: str, project: str | None = None) -> tuple[list[Incoming], list[
     for d in dirs:
         rel = os.path.relpath(d, src)
         name = os.path.basename(src) if rel == "." else rel
-        steps, meta, hparams = _load(d, skipped)
+        _, meta, hparams = _load(d, skipped, keep=False)  # the values are read again when the run is written
         lineage = meta.get("lineage") if meta else None
         config = meta.get("config", {}) if meta else hparams
         summary = meta.get("summary", {}) if meta else {}
         proj = project or (lineage or {}).get("project") or project_name(os.path.basename(src), "tensorboard")
-        rows = sorted(steps.items())
         runs.append(Incoming(
             identity=f"tensorboard:{os.path.abspath(d)}", project=proj,
-            name=(lineage or {}).get("name") or name, rows=lambda rows=rows: rows, config=config, summary=summary,
+            name=(lineage or {}).get("name") or name, rows=partial(_rows, d), config=config, summary=summary,
             tags=list((lineage or {}).get("tags") or []), crashed=(lineage or {}).get("state") == "crashed",
             lineage=lineage))
     notes = [f"TensorBoard {what}: {n} value(s) not imported (forkpoint history holds scalars and text)"
@@ -141,7 +141,13 @@ def read(source: str, project: str | None = None) -> tuple[list[Incoming], list[
     return runs, notes
 
 
-def _load(d: str, skipped: dict[str, int]) -> tuple[dict[int, dict[str, Any]], dict[str, Any] | None, dict[str, Any]]:
+def _rows(d: str) -> list[tuple[int, dict[str, Any]]]:
+    """One run's rows in step order (TensorBoard files are not step-ordered: one run in memory)."""
+    return sorted(_load(d, {}, keep=True)[0].items())
+
+
+def _load(d: str, skipped: dict[str, int], keep: bool) -> tuple[dict[int, dict[str, Any]], dict[str, Any] | None,
+                                                               dict[str, Any]]:
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
     from tensorboard.plugins.hparams import metadata as hp_meta
     from tensorboard.util import tensor_util
@@ -184,7 +190,8 @@ def _load(d: str, skipped: dict[str, int]) -> tuple[dict[int, dict[str, Any]], d
                 if event.step < 0:
                     skipped["negative step"] = skipped.get("negative step", 0) + 1
                     continue
-                steps.setdefault(int(event.step), {})[tag] = got
+                if keep:
+                    steps.setdefault(int(event.step), {})[tag] = got
     return steps, meta, hparams
 
 

@@ -54,7 +54,7 @@ class Unit:
             "tags": list(v.tags), "notes": v.notes, "created_at": v.created_at,
         }
 
-    def keys(self) -> list[str]:
+    def metric_keys(self) -> list[str]:
         """Every key of the stitched history, sorted."""
         return sorted({k for r in self.view.ranges() for k in self.store.keys(r.segment)})
 
@@ -109,12 +109,12 @@ def _range_rows(store: Store, r: Range, window: int) -> Iterator[dict[str, Any]]
         yield from batch
 
 
-def api_of(api_or_store: "Api | Store | str | os.PathLike[str] | None") -> Api:
+def api_of(api_or_store: Api | Store | str | os.PathLike[str] | None) -> Api:
     """An ``Api`` for an Api, a Store, a path or URL (a store that does not exist is refused)."""
     return api_or_store if isinstance(api_or_store, Api) else Api(api_or_store)
 
 
-def select(api: Api, runs: "str | Sequence[str] | None" = None, project: str | None = None,
+def select(api: Api, runs: str | Sequence[str] | None = None, project: str | None = None,
            archived: bool = True) -> list[Unit]:
     """The units to export: the named runs (or every run of ``project``), each followed by its
     archived branches (``archived=False`` leaves those out)."""

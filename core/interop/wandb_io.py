@@ -95,8 +95,11 @@ def export(units: list[Unit], dest: str) -> tuple[list[str], list[str]]:
                 run.finish(exit_code=1)
                 raise
             run.finish(exit_code=1 if v.state == "crashed" else 0)
-            found = glob.glob(os.path.join(dest, "wandb", f"offline-run-*-{glob.escape(wandb_id(u.id))}"))
-            out.extend(sorted(found)[-1:])
+            found = sorted(glob.glob(os.path.join(dest, "wandb", f"offline-run-*-{glob.escape(wandb_id(u.id))}")))
+            if not found:
+                raise InteropError(f"wandb wrote no offline run directory for {u.id!r} under {dest!r}")
+            wandb_log.wait_complete(found[-1])
+            out.append(found[-1])
     notes = [f"W&B: run ids with characters W&B refuses were written with '_': {', '.join(renamed)}"] if renamed else []
     return out, notes
 

@@ -15,7 +15,9 @@ A torn tail (a run killed mid-write) ends the log quietly; a bad checksum anywhe
 
 from __future__ import annotations
 
+import os
 import struct
+import time
 import zlib
 from typing import Any, Iterator
 
@@ -83,3 +85,19 @@ def records(path: str) -> Iterator[Any]:
         rec = pb.Record()
         rec.ParseFromString(raw)
         yield rec
+
+
+def wait_complete(run_dir: str, timeout: float = 60.0) -> str:
+    """The run's log once wandb has written it whole (its ``exit`` record is in it).
+
+    ``wandb.finish()`` can return before wandb's core process has flushed the log (offline, wandb
+    0.31: the file may still hold only its header), so a reader right after ``finish`` waits here."""
+    deadline = time.monotonic() + timeout
+    while True:
+        logs = [os.path.join(run_dir, f) for f in os.listdir(run_dir) if f.endswith(".wandb")] \
+            if os.path.isdir(run_dir) else []
+        if len(logs) == 1 and any(r.WhichOneof("record_type") == "exit" for r in records(logs[0])):
+            return logs[0]
+        if time.monotonic() > deadline:
+            raise InteropError(f"wandb did not finish writing the run log in {run_dir!r} within {timeout:.0f} s")
+        time.sleep(0.05)

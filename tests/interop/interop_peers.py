@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
-import pytest
-
 import forkpoint
+import pytest
 
 REQUIRE = os.environ.get("FORKPOINT_REQUIRE_INTEROP") == "1"
 

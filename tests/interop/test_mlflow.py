@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from interop_peers import make_tree, peer
-
 import forkpoint
+import pytest
 from forkpoint import interop
+from interop_peers import make_tree, peer
 
 peer("mlflow")
 from mlflow import MlflowClient  # noqa: E402

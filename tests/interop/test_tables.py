@@ -7,15 +7,14 @@ import csv
 import json
 from pathlib import Path
 
-import pytest
-from interop_peers import make_tree, peer
-
 import forkpoint
+import pytest
 from forkpoint import interop
 from forkpoint.interop import cli
 from forkpoint.interop.landing import Incoming, land
 from forkpoint.interop.units import select
 from forkpoint.store import open_store
+from interop_peers import make_tree, peer
 
 pq = peer("pyarrow.parquet")
 
@@ -93,8 +92,7 @@ def test_an_import_that_died_half_way_continues(store: str) -> None:
     rows = [(s, {"loss": 1.0 / (s + 1)}) for s in range(100)]
 
     def dies() -> object:
-        for s, row in rows[:40]:
-            yield s, row
+        yield from rows[:40]
         raise OSError("source went away")
 
     st = open_store(store)

@@ -6,11 +6,10 @@ import json
 import os
 from pathlib import Path
 
-import pytest
-from interop_peers import make_tree, peer
-
 import forkpoint
+import pytest
 from forkpoint import interop
+from interop_peers import make_tree, peer
 
 peer("tensorboard")
 from tensorboard.backend.event_processing import event_accumulator  # noqa: E402

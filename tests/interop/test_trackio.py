@@ -8,11 +8,10 @@ import tempfile
 import uuid
 from pathlib import Path
 
-import pytest
-from interop_peers import peer
-
 import forkpoint
+import pytest
 from forkpoint import interop
+from interop_peers import peer
 
 # trackio reads TRACKIO_DIR once, at import: give this module a private one, and no hub
 os.environ.setdefault("TRACKIO_DIR", tempfile.mkdtemp(prefix="fp-trackio-"))

@@ -9,12 +9,11 @@ import json
 import os
 from pathlib import Path
 
-import pytest
-from interop_peers import make_tree, peer
-
 import forkpoint
+import pytest
 from forkpoint import interop
 from forkpoint.interop import wandb_log
+from interop_peers import make_tree, peer
 
 wandb = peer("wandb")
 
@@ -69,6 +68,7 @@ def test_import_offline_run_written_by_wandb(tmp_path: Path, store: str) -> None
     run.log({"train": {"acc": 0.75}}, step=31)
     run.summary["best"] = 0.9
     run.finish()
+    wandb_log.wait_complete(run.settings.sync_dir)  # wandb's core may still be flushing the log
     landed, notes = interop.import_runs("wandb", tmp_path / "wandb", store)
     assert [x.status for x in landed] == ["imported"]
     assert any("histogram" in n for n in notes), notes
@@ -108,7 +108,7 @@ def test_corrupt_log_is_refused(tmp_path: Path) -> None:
     for i in range(3):
         run.log({"x": i})
     run.finish()
-    (path,) = glob.glob(str(good / "wandb" / "offline-run-*" / "*.wandb"))
+    path = wandb_log.wait_complete(run.settings.sync_dir)
     data = bytearray(Path(path).read_bytes())
     data[20] ^= 0xFF  # inside the first record
     Path(path).write_bytes(bytes(data))
