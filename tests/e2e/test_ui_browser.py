@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from urllib.parse import quote
 
+import forkpoint
 import pytest
 from forkpoint.ui.server import serve_in_thread
 from test_ui_api import lineage
@@ -125,3 +127,50 @@ def test_unknown_run_shows_the_error(page, store):
     pg.goto(f"{url}/run/nosuch")
     pg.wait_for_selector("#error")
     assert "'nosuch' not found" in pg.inner_text("#error")
+
+
+EVIL_NAME = "<img src=x onerror=alert(1)>"
+EVIL_KEY = '"><img src=x onerror=alert(2)>'
+EVIL_ID = 'q"><i>'
+
+
+def test_hostile_names_keys_and_ids_show_literally_and_run_no_script(browser, tmp_path):
+    """A run named ``<img src=x onerror=alert(1)>``, a metric key that closes an attribute and an
+    id that opens a tag are shown as text on every page; no dialog, no injected element, no CSP
+    violation."""
+    from forkpoint.store import close_store
+
+    store = f"sqlite:///{tmp_path / 'runs.db'}"
+    with forkpoint.init(store=store, project="xss", id=EVIL_ID, name=EVIL_NAME, tags=[EVIL_NAME],
+                        config={EVIL_KEY: EVIL_NAME}, quiet=True) as run:
+        for i in range(20):
+            run.log({EVIL_KEY: float(i), "loss": 1.0 / (i + 1)})
+    with forkpoint.init(store=store, project="xss", fork_from=f"{EVIL_ID}?_step=9", name=EVIL_NAME, quiet=True) as kid:
+        kid.log({EVIL_KEY: -1.0})
+    srv, url = serve_in_thread(store)
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    events: list[str] = []
+    pg.on("dialog", lambda d: (events.append(f"dialog: {d.message}"), d.dismiss()))
+    pg.on("pageerror", lambda e: events.append(f"pageerror: {e}"))
+    pg.on("console", lambda m: events.append(f"console: {m.text}") if m.type == "error" else None)
+    try:
+        pg.goto(url + "/")
+        pg.wait_for_selector("#runs tbody tr")
+        assert pg.inner_text("#runs tbody").count(EVIL_NAME) == 2
+        assert EVIL_ID in pg.inner_text("#runs tbody") and EVIL_KEY in pg.inner_text("#runs thead")
+        assert pg.query_selector_all("#app img, #app i") == []
+        assert {r.get_attribute("data-run") for r in pg.query_selector_all("#runs tbody tr")} == {EVIL_ID, kid.id}
+
+        pg.goto(f"{url}/run/{kid.id}")
+        got = charts(pg)
+        assert set(got) == {EVIL_KEY, "loss"} and got[EVIL_KEY][1] == [9]
+        assert EVIL_NAME in pg.inner_text("#app .box h2") and EVIL_ID in pg.inner_text("#lineage")
+        assert EVIL_KEY in pg.inner_text("#config") and EVIL_KEY in pg.inner_text(".chart h3")
+        pg.click(f"#lineage a[href='/run/{quote(EVIL_ID)}']")
+        pg.wait_for_selector("#charts[data-ready='1']")
+        assert pg.query_selector_all("img, i, #app script") == [] and events == []
+    finally:
+        pg.close()
+        srv.shutdown()
+        srv.server_close()
+        close_store(store)
