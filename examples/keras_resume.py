@@ -51,14 +51,19 @@ class SetLR(keras.callbacks.Callback):
 
 
 def train(store: str, backup: str, lr: float = 0.05, crash_at: int | None = None, on_resume: str = "rewind") -> None:
-    """What a user writes: BackupAndRestore and ForkpointCallback, in any order."""
+    """What a user writes: BackupAndRestore and ForkpointCallback (naming the backup), in any order;
+    an evaluate() after fit lands in the run's last row; finish() ends the run (else process exit does)."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 4)).astype("float32")
     y = np.sin(x.sum(axis=1, keepdims=True)).astype("float32")
-    callbacks = [keras.callbacks.BackupAndRestore(backup),
-                 ForkpointCallback(project="keras-demo", store=store, on_resume=on_resume, config={"lr": lr})]
-    make_model(lr).fit(x, y, batch_size=32, epochs=5, validation_split=0.25, shuffle=False, verbose=0,
-                       callbacks=callbacks + [SetLR(lr)] + ([CrashAt(crash_at)] if crash_at else []))
+    backup_cb = keras.callbacks.BackupAndRestore(backup)
+    fp = ForkpointCallback(project="keras-demo", store=store, on_resume=on_resume, config={"lr": lr},
+                           savers=[backup_cb])
+    model = make_model(lr)
+    model.fit(x, y, batch_size=32, epochs=5, validation_split=0.25, shuffle=False, verbose=0,
+              callbacks=[backup_cb, fp, SetLR(lr)] + ([CrashAt(crash_at)] if crash_at else []))
+    model.evaluate(x, y, batch_size=32, verbose=0, callbacks=[fp])
+    fp.finish()
 
 
 def main() -> None:

@@ -68,6 +68,8 @@ def train(store: str, out: str, lr: float = 5e-3, crash_at: int | None = None, o
                                    callbacks=callbacks + [ApplyLR(lr)] + ([CrashAt(crash_at)] if crash_at else []))
     trainer.remove_callback(transformers.trainer_callback.PrinterCallback)
     trainer.train(resume_from_checkpoint=resume or None)
+    trainer.evaluate()  # lands in the run's last row (the run stays open after train)
+    callbacks[0].finish()  # else the run is finished at process exit
 
 
 def main() -> None:
