@@ -11,7 +11,6 @@ import pty
 import sqlite3
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import forkpoint
@@ -160,17 +159,15 @@ def test_reads_never_create_a_store(tmp_path):
     _absent([missing.parent])
 
 
-def test_reads_never_create_a_postgres_schema(capsys):
-    from conftest import postgres_url
-
-    schema = f"fp_absent_{uuid.uuid4().hex[:10]}"
-    url = f"{postgres_url()}?schema={schema}"
-    assert main(["--store", url, "runs"]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("forkpoint: error: store ") and schema in err
+def test_reads_never_create_a_postgres_schema(pg_url, capsys):
+    """``pg_url`` names a fresh schema that nothing has created yet: a read must not create it."""
     import psycopg
 
-    with psycopg.connect(postgres_url()) as conn:
+    schema = pg_url.rsplit("schema=", 1)[1]
+    assert main(["--store", pg_url, "runs"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("forkpoint: error: store ") and schema in err
+    with psycopg.connect(pg_url.split("?")[0]) as conn:
         assert conn.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
                             (schema,)).fetchone() is None
 
