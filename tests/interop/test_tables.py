@@ -69,6 +69,7 @@ def test_windows_cover_gaps_and_branches(store: str) -> None:
 
 
 def test_cli_export_and_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    peer("tensorboard")
     src = str(tmp_path / "src.db")
     make_tree(src)
     assert cli.main(["--store", src, "export", "base", "kid", "--to", "parquet", str(tmp_path / "out")]) == 0

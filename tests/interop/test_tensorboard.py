@@ -119,3 +119,21 @@ def test_round_trip_rebuilds_the_fork(tmp_path: Path, store: str) -> None:
         assert got.config == want.config and got.name == want.name and got.tags == want.tags
     assert api.run(ids["crash"]).state == "crashed"
     assert api.run(ids["kid"]).summary["best"] == 3.5
+
+
+def test_stock_tensorboard_server_serves_the_scalars(api: forkpoint.Api, tmp_path: Path) -> None:
+    """What ``tensorboard --logdir`` shows: its multiplexer and data provider, as the server uses them."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+
+    make_tree(api.store.url)
+    interop.export(api, project="p", to="tensorboard", dest=tmp_path / "tb")
+    mux = plugin_event_multiplexer.EventMultiplexer()
+    mux.AddRunsFromDirectory(str(tmp_path / "tb"))
+    mux.Reload()
+    provider = data_provider.MultiplexerDataProvider(mux, str(tmp_path / "tb"))
+    got = provider.read_scalars(context.RequestContext(), experiment_id="", plugin_name="scalars", downsample=10**6)
+    assert sorted(got) == ["p/base", "p/base~1", "p/crash", "p/kid"]
+    assert [(d.step, d.value) for d in got["p/kid"]["loss"]] == \
+        [(r["_step"], r["loss"]) for r in api.run("kid").history(keys=["loss"])]
+    assert "note" not in got["p/base"]  # text is served by the text plugin, not as a scalar
