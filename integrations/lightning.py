@@ -21,11 +21,15 @@ How it fits Lightning (2.6; hook order in shared/research/framework-hooks.md, pa
   timeline. So the run is rewound (or forked) at ``K - 1``.
 - Checkpoints without forkpoint state (weights-only, or written without this logger): a new run,
   with a ``ForkpointWarning`` saying why. ``validate``/``test``/``predict`` with a checkpoint never
-  rewind anything.
+  rewind anything. Their metrics go to Lightning's step, or to the run's current step if that is
+  further (``ddp_spawn`` workers count from 0 again in every stage).
 - ``finalize("success")`` (end of ``fit``, ``validate``, ``test``) finishes the run; a later stage
   that logs reopens it (plain resume). ``finalize("failed")`` marks it crashed.
 - Only global rank 0 writes. The logger pickles without its live run; a copy unpickled in the
-  process that has the run open logs into that same Run (no second writer).
+  process that has the run open logs into that same Run (no second writer). Pickled for a spawned
+  process (``ddp_spawn``), it first fixes the run id and finishes a run this process has open, so
+  rank 0 of the workers continues that run and a later ``test()`` in this process reopens it: one
+  run (see docs/plugins.md, "Multi-GPU and multi-node").
 - ``name`` is the project; ``version`` is ``id`` if given, else ``name`` if given, else
   ``"forkpoint"``: stable across restarts, so ``ckpt_path="last"`` finds ``ModelCheckpoint``'s files.
 - ``save_dir`` (default ``"."``, as Lightning's W&B logger) is where files that go with the run
@@ -36,7 +40,10 @@ How it fits Lightning (2.6; hook order in shared/research/framework-hooks.md, pa
 
 from __future__ import annotations
 
+import multiprocessing.context
 import os
+import secrets
+import string
 import warnings
 from typing import Any, Mapping
 
@@ -98,6 +105,7 @@ class ForkpointLogger(Logger):
         self._run_id: str | None = id
         self._hparams: dict[str, Any] = {}
         self._restore: dict[str, Any] | None = None  # set by ForkpointCheckpoint.on_load_checkpoint
+        self._evaluating = False  # validate/test/predict outside fit (set by ForkpointCheckpoint)
 
     @property
     def on_resume(self) -> str:
@@ -146,6 +154,8 @@ class ForkpointLogger(Logger):
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         run = self._open_run()
+        if self._evaluating and step is not None and step < run.step:
+            step = run.step  # a stage's own count restarted (ddp_spawn workers): its results go to the run's current step
         run.log(dict(_add_prefix(metrics, self._prefix, self.LOGGER_JOIN_CHAR)), step=step)
 
     @rank_zero_only
@@ -159,9 +169,21 @@ class ForkpointLogger(Logger):
             self._run = None
 
     def __getstate__(self) -> dict[str, Any]:
+        if multiprocessing.context.get_spawning_popen() is not None:
+            self._hand_over()
         state = self.__dict__.copy()
-        state["_run"] = None  # picklable for spawn launchers; the copy reopens by id
+        state["_run"] = None  # picklable; the copy reopens by id (in this process: the same Run)
         return state
+
+    def _hand_over(self) -> None:
+        """Pickled for a spawned process (``ddp_spawn``): fix the run id now, so that the workers'
+        rank 0 and this process's later stages (``test()`` after ``fit``) write one run; and finish
+        a run this process has open, so that rank 0 can take it over (a live run has one writer)."""
+        if self._run_id is None:
+            self._run_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
+        if self._run is not None:
+            self._run.finish()
+            self._run = None
 
     # -- opening the run ------------------------------------------------------------------------
     def _open_run(self) -> forkpoint.Run:
@@ -237,6 +259,29 @@ class ForkpointCheckpoint(Callback):
         if self._acts(trainer) and trainer.is_global_zero:
             for lg in self._loggers(trainer):
                 lg._open_run()
+
+    def _stage(self, trainer: Any, active: bool) -> None:
+        if self._acts(trainer):
+            for lg in self._loggers(trainer):
+                lg._evaluating = active and trainer.state.fn != TrainerFn.FITTING
+
+    def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
+        self._stage(trainer, True)
+
+    def on_test_start(self, trainer: Any, pl_module: Any) -> None:
+        self._stage(trainer, True)
+
+    def on_predict_start(self, trainer: Any, pl_module: Any) -> None:
+        self._stage(trainer, True)
+
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        self._stage(trainer, False)
+
+    def on_test_end(self, trainer: Any, pl_module: Any) -> None:
+        self._stage(trainer, False)
+
+    def on_predict_end(self, trainer: Any, pl_module: Any) -> None:
+        self._stage(trainer, False)
 
 
 def callbacks_factory() -> list[Callback]:
