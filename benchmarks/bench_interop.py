@@ -33,13 +33,16 @@ def rss_kib() -> int:
 
 
 def make_store(path: str, points: int) -> None:
+    """A finished run of ``points`` points; the store is closed after, as a finished training job leaves it."""
     import forkpoint
+    from forkpoint.store import close_store
 
     steps = points // len(KEYS)
     with forkpoint.init(project="bench", id="big", store=path, flush_interval=5.0) as run:
         log = run.log
         for i in range(steps):
             log({k: i * 0.001 + j for j, k in enumerate(KEYS)})
+    close_store(path)  # open here, its WAL would stay unmerged while the children read
 
 
 def child(store: str, fmt: str, dest: str) -> None:

@@ -178,6 +178,10 @@ def _notes(renamed: dict[str, str], dropped: dict[str, int]) -> list[str]:
 # -- import -------------------------------------------------------------------------------------
 
 def read(source: str, project: str | None = None) -> tuple[list[Incoming], list[str]]:
+    local = source[len("sqlite:///"):] if source.startswith("sqlite:///") else \
+        source[len("file://"):] if source.startswith("file://") else None
+    if local is not None and not os.path.exists(local):  # reading must not create a tracking store
+        raise InteropError(f"MLflow source {source!r}: {local!r} does not exist")
     if "://" not in source and not os.path.exists(source):
         raise InteropError(f"MLflow source {source!r} does not exist: expected a tracking URI, a .db file or a directory")
     if "://" not in source and os.path.isdir(source) and not os.path.exists(os.path.join(source, "mlflow.db")):

@@ -77,8 +77,10 @@ def export(units: list[Unit], dest: str) -> tuple[list[str], list[str]]:
             raise InteropError(f"{dest!r} already holds a W&B run {wandb_id(u.id)!r}; export to another DEST")
     renamed = sorted(u.id for u in units if wandb_id(u.id) != u.id)
     os.makedirs(dest, exist_ok=True)
-    settings = wandb.Settings(console="off", x_disable_stats=True, disable_git=True, save_code=False, silent=True,
-                              x_save_requirements=False, disable_job_creation=True)
+    quiet = dict(console="off", x_disable_stats=True, disable_git=True, save_code=False, silent=True,
+                 x_save_requirements=False, disable_job_creation=True)
+    known = getattr(wandb.Settings, "model_fields", quiet)  # settings this wandb version has
+    settings = wandb.Settings(**{k: v for k, v in quiet.items() if k in known})
     out = []
     with _offline_env(dest):
         for u in units:

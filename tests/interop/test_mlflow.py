@@ -84,3 +84,19 @@ def test_round_trip_keeps_history_config_and_fork(tmp_path: Path) -> None:
     assert kid.history(keys=numeric) == [{k: float(v) if k != "_step" else v for k, v in r.items()}
                                          for r in orig.run("kid").history(keys=numeric)]
     assert kid.config == orig.run("kid").config
+
+
+def test_file_store_round_trip_and_missing_source(tmp_path: Path) -> None:
+    src = str(tmp_path / "src.db")
+    with forkpoint.init(project="p", id="a", store=src, config={"x": 1}) as run:
+        for i in range(5):
+            run.log({"loss": float(i)})
+    uri = (tmp_path / "mlruns").as_uri()
+    (rid,) = interop.export(src, "a", to="mlflow", dest=uri).written
+    assert [m.value for m in MlflowClient(uri).get_metric_history(rid, "loss")] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    (landed,), _ = interop.import_runs("mlflow", uri, tmp_path / "back.db")
+    back = forkpoint.Api(tmp_path / "back.db").run(landed.run_id)
+    assert back.history() == forkpoint.Api(src).run("a").history() and back.config == {"x": 1}
+    with pytest.raises(interop.InteropError, match="does not exist"):
+        interop.import_runs("mlflow", f"sqlite:///{tmp_path / 'nope.db'}", tmp_path / "x.db")
+    assert not (tmp_path / "nope.db").exists() and not (tmp_path / "x.db").exists()
