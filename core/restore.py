@@ -133,4 +133,4 @@ class PluginOptions:
         return open_at(run_id, step, on_resume=self.on_resume, config=dict(config), hyper=hyper, **self.init_kwargs())
 
 
-__all__ = ["ON_RESUME", "PluginOptions", "open_at", "differs", "close_stale", "last_step"]
+__all__ = ["ON_RESUME", "PluginOptions", "close_stale", "differs", "last_step", "open_at"]

@@ -15,10 +15,9 @@ import tempfile
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
+import forkpoint  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-
-import forkpoint  # noqa: E402
 from forkpoint.integrations.keras import ForkpointCallback  # noqa: E402
 
 

@@ -13,9 +13,8 @@ import subprocess
 import sys
 import tempfile
 
-import torch
-
 import forkpoint
+import torch
 from forkpoint.integrations.torch import ForkpointState
 
 

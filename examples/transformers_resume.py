@@ -14,10 +14,9 @@ import sys
 import tempfile
 import warnings
 
+import forkpoint
 import torch
 import transformers
-
-import forkpoint
 from forkpoint.integrations.transformers import ForkpointCallback
 
 

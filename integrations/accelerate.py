@@ -30,10 +30,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import forkpoint
 from accelerate.state import PartialState
 from accelerate.tracking import GeneralTracker
-
-import forkpoint
 from forkpoint.config import json_safe
 from forkpoint.integrations.torch import ForkpointState
 from forkpoint.restore import PluginOptions
@@ -50,7 +49,7 @@ class ForkpointTracker(GeneralTracker):
                  config: Mapping[str, Any] | None = None, tags: list[str] | None = None, notes: str | None = None,
                  store: str | None = None, on_resume: str = "rewind", flush_interval: float = 1.0) -> None:
         super().__init__()
-        self._args = dict(project=project, name=name, id=id, config=dict(config or {}), tags=tags, notes=notes,
+        self._args: dict[str, Any] = dict(project=project, name=name, id=id, config=dict(config or {}), tags=tags, notes=notes,
                           store=store, on_resume=on_resume, flush_interval=flush_interval)
         PluginOptions(**self._args)  # bad options fail here, before training
         self._state: ForkpointState | None = None

@@ -41,9 +41,8 @@ import tempfile
 import warnings
 from typing import Any, Mapping, Sequence
 
-import keras
-
 import forkpoint
+import keras
 from forkpoint.config import json_safe
 from forkpoint.errors import ForkpointWarning, UsageError
 from forkpoint.restore import PluginOptions

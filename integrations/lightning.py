@@ -53,20 +53,18 @@ from forkpoint.errors import ForkpointWarning, UsageError
 from forkpoint.restore import PluginOptions
 
 try:
-    import lightning.pytorch as pl
+    from lightning.fabric.utilities.logger import _add_prefix
     from lightning.pytorch.callbacks import Callback
     from lightning.pytorch.loggers.logger import Logger, rank_zero_experiment
     from lightning.pytorch.trainer.states import TrainerFn
     from lightning.pytorch.utilities import rank_zero_only
-    from lightning.fabric.utilities.logger import _add_prefix
     PACKAGE = "lightning.pytorch"
 except ImportError:  # pragma: no cover - exercised only where just pytorch_lightning is installed
-    import pytorch_lightning as pl  # type: ignore[no-redef]
-    from pytorch_lightning.callbacks import Callback  # type: ignore[no-redef]
-    from pytorch_lightning.loggers.logger import Logger, rank_zero_experiment  # type: ignore[no-redef]
-    from pytorch_lightning.trainer.states import TrainerFn  # type: ignore[no-redef]
-    from pytorch_lightning.utilities import rank_zero_only  # type: ignore[no-redef]
-    from lightning_fabric.utilities.logger import _add_prefix  # type: ignore[no-redef]
+    from lightning_fabric.utilities.logger import _add_prefix  # type: ignore[no-redef,assignment,unused-ignore]
+    from pytorch_lightning.callbacks import Callback  # type: ignore[no-redef,assignment,unused-ignore]
+    from pytorch_lightning.loggers.logger import Logger, rank_zero_experiment  # type: ignore[no-redef,assignment,unused-ignore]
+    from pytorch_lightning.trainer.states import TrainerFn  # type: ignore[no-redef,assignment,unused-ignore]
+    from pytorch_lightning.utilities import rank_zero_only  # type: ignore[no-redef,assignment,unused-ignore]
     PACKAGE = "pytorch_lightning"
 
 CKPT_KEY = "forkpoint"
@@ -75,7 +73,7 @@ CKPT_KEY = "forkpoint"
 class _RunHandle:
     """What ``logger.experiment`` returns: the forkpoint Run, opened at first use."""
 
-    def __init__(self, logger: "ForkpointLogger") -> None:
+    def __init__(self, logger: ForkpointLogger) -> None:
         self._logger = logger
 
     def __getattr__(self, name: str) -> Any:
@@ -294,4 +292,4 @@ def callbacks_factory_pl() -> list[Callback]:
     return [ForkpointCheckpoint()] if PACKAGE == "pytorch_lightning" else []
 
 
-__all__ = ["ForkpointLogger", "ForkpointCheckpoint", "callbacks_factory"]
+__all__ = ["ForkpointCheckpoint", "ForkpointLogger", "callbacks_factory"]

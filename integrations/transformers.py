@@ -35,13 +35,12 @@ from __future__ import annotations
 import warnings
 from typing import Any, Mapping
 
-from transformers import TrainerCallback
-from transformers.trainer_callback import ExportableState
-
 import forkpoint
 from forkpoint.config import json_safe
 from forkpoint.errors import ForkpointWarning
 from forkpoint.restore import PluginOptions
+from transformers import TrainerCallback
+from transformers.trainer_callback import ExportableState
 
 # End-of-training statistics of one train() call (train_loss is averaged over this process's steps
 # only): summary values, not history rows, as in W&B's integration.
@@ -169,7 +168,8 @@ class ForkpointCallback(TrainerCallback, ExportableState):
             self._write(self._ensure(args, state, model), state, metrics)
 
     def _write(self, run: forkpoint.Run, state: Any, logs: Mapping[str, Any] | None) -> None:
-        row, stats = {}, {}
+        row: dict[str, Any] = {}
+        stats: dict[str, Any] = {}
         for k, v in (logs or {}).items():
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 (stats if k in SESSION_STATS else row)[_metric_name(k)] = v

@@ -13,7 +13,6 @@ import sys
 
 import lightning.pytorch as L
 import torch
-
 from forkpoint.integrations.lightning import ForkpointLogger
 
 BATCHES_PER_RANK, EPOCHS = 4, 3

@@ -10,7 +10,6 @@ import argparse
 
 import torch
 import transformers
-
 from forkpoint.integrations.transformers import ForkpointCallback
 
 SAMPLES, BATCH, EPOCHS = 16, 2, 2  # 2 ranks x 2 per device: 4 steps per epoch, 8 in all

@@ -12,8 +12,8 @@ torch = pytest.importorskip("torch")
 accelerate = pytest.importorskip("accelerate")
 
 import forkpoint  # noqa: E402
-from helpers import same_history  # noqa: E402
 from forkpoint.integrations.accelerate import ForkpointTracker  # noqa: E402
+from helpers import same_history  # noqa: E402
 
 STEPS, EVERY = 12, 4  # checkpoints after steps 3, 7, 11
 

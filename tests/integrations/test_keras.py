@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 
 import pytest
@@ -13,8 +12,8 @@ keras = pytest.importorskip("keras")
 np = pytest.importorskip("numpy")
 
 import forkpoint  # noqa: E402
-from helpers import same_history  # noqa: E402
 from forkpoint.integrations.keras import ForkpointCallback  # noqa: E402
+from helpers import same_history  # noqa: E402
 
 BATCHES, EPOCHS = 4, 4
 U_STEPS = BATCHES * EPOCHS

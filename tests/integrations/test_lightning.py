@@ -8,7 +8,6 @@ only on the restored weights and optimizer state, which is what the test is abou
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,8 @@ torch = pytest.importorskip("torch")
 L = pytest.importorskip("lightning.pytorch")
 
 import forkpoint  # noqa: E402
-from helpers import same_history  # noqa: E402
 from forkpoint.integrations.lightning import ForkpointCheckpoint, ForkpointLogger  # noqa: E402
+from helpers import same_history  # noqa: E402
 
 BATCHES, EPOCHS = 6, 3
 

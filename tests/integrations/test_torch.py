@@ -12,8 +12,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import forkpoint  # noqa: E402
-from helpers import same_history  # noqa: E402
 from forkpoint.integrations.torch import ForkpointState  # noqa: E402
+from helpers import same_history  # noqa: E402
 
 STEPS, EVERY = 12, 4  # checkpoints after steps 3, 7, 11
 

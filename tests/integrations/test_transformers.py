@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 import forkpoint  # noqa: E402
-from helpers import same_history as _same  # noqa: E402
 from forkpoint.integrations.transformers import ForkpointCallback  # noqa: E402
+from helpers import same_history as _same  # noqa: E402
 
 SAMPLES, BATCH, EPOCHS = 16, 4, 3  # 4 steps per epoch, 12 in all
 
