@@ -51,6 +51,16 @@ class Crash(L.Callback):
             raise RuntimeError(f"simulated crash at global_step {self.at_step}")
 
 
+class RankZeroLoggerCheck(L.Callback):
+    """From Lightning's loggers/test_all.py: rank 0 gets the real experiment, the others a dummy."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        from lightning.pytorch.loggers.logger import DummyExperiment
+
+        is_dummy = isinstance(trainer.logger.experiment, DummyExperiment)
+        assert is_dummy != trainer.is_global_zero, f"rank {trainer.global_rank}: experiment {trainer.logger.experiment!r}"
+
+
 def loader():
     g = torch.Generator().manual_seed(1)
     x = torch.randn(8, 4, generator=g)
@@ -74,7 +84,7 @@ def main() -> None:
     if a.log_before:
         logger.log_metrics({"before_fit": 1.0}, step=0)
     callbacks: list[L.Callback] = [L.callbacks.ModelCheckpoint(
-        dirpath=os.path.join(a.workdir, "ckpt"), save_top_k=-1, every_n_train_steps=4)]
+        dirpath=os.path.join(a.workdir, "ckpt"), save_top_k=-1, every_n_train_steps=4), RankZeroLoggerCheck()]
     if a.crash_at is not None:
         callbacks.append(Crash(a.crash_at))
     trainer = L.Trainer(strategy=a.strategy, accelerator="cpu", devices=2, max_epochs=EPOCHS, logger=logger,

@@ -8,6 +8,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 import forkpoint  # noqa: E402
+from forkpoint import lifecycle  # noqa: E402
 from forkpoint.integrations.transformers import ForkpointCallback  # noqa: E402
 from helpers import same_history as _same  # noqa: E402
 
@@ -217,9 +218,11 @@ def test_missing_stateful_callback_resumes_without_it(store, tmp_path):
     tmp = tmp_path / "m"
     with pytest.raises(RuntimeError, match="simulated crash"):
         trainer(tmp, ForkpointCallback(project="m", store=store), Crash(7)).train()
-    trainer(tmp, Crash(-1), restore_cb_states=True).train(resume_from_checkpoint=True)
     (run,) = forkpoint.Api(store).runs("m")
-    assert [r["_step"] for r in run.history()][-1] == 6 and run.archived() == []
+    lifecycle.live(run.id).finish(exit_code=1)  # what the crashed process's exit would do
+    trainer(tmp, Crash(-1), restore_cb_states=True).train(resume_from_checkpoint=True)
+    run = forkpoint.Api(store).run(run.id)
+    assert [r["_step"] for r in run.history()][-1] == 6 and run.archived() == [] and run.state == "crashed"
 
 
 def test_bad_options_refused_when_built():
