@@ -80,6 +80,7 @@ def uninterrupted(store, tmp_path):
 
 @pytest.mark.parametrize("use_dcp", [False, True], ids=["torch.save", "dcp"])
 @pytest.mark.filterwarnings("ignore:torch.distributed is disabled")
+@pytest.mark.filterwarnings("ignore:Detected an existing checkpoint")
 def test_crashed_and_resumed_equals_uninterrupted(store, tmp_path, uninterrupted, use_dcp):
     ckpt = tmp_path / ("ckpt" if use_dcp else "ckpt.pt")
     with pytest.raises(RuntimeError, match="simulated crash"):
