@@ -3,7 +3,7 @@
     /work/interop-venv/bin/python benchmarks/bench_interop.py [--points 1000000 10000000]
         [--formats parquet csv tensorboard] [--full-read]
 
-Each export runs in a fresh child process, so its peak RSS (``ru_maxrss``) is its own; the table
+Each export runs in a fresh child process, so its peak RSS (``VmHWM``) is its own; the table
 gives the baseline RSS after imports, the peak during the export, their difference and the time.
 ``--full-read`` adds ``RunView.history()`` (everything at once) as the contrast the windowed
 export avoids. Not a test: nothing here asserts. wandb and mlflow are slower per point (their own
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -24,12 +23,16 @@ import time
 KEYS = [f"m{k}" for k in range(10)]
 
 
-def rss_kib() -> int:
+def status_kib(field: str) -> int:
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def rss_kib() -> int:
+    return status_kib("VmRSS")
 
 
 def make_store(path: str, points: int) -> None:
@@ -67,7 +70,9 @@ def child(store: str, fmt: str, dest: str) -> None:
         interop.export(api, "big", to=fmt, dest=dest)
         n = 0
     secs = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork+exec, so a child would report the
+    # parent's size (here: the process that logged the points) instead of its own
+    peak = status_kib("VmHWM")
     print(json.dumps({"base_mib": base / 1024, "peak_mib": peak / 1024, "secs": secs, "rows": n}))
 
 
