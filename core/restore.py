@@ -88,6 +88,7 @@ class PluginOptions:
     store: str | None = None
     on_resume: str = "rewind"
     flush_interval: float = 1.0
+    step_metric: str | None = None  # declared on every run the plugin opens ("epoch" for the framework loops)
     user_config: dict[str, Any] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -118,6 +119,11 @@ class PluginOptions:
         return dict(project=self.project, name=self.name, id=self.id, config=self.user_config, tags=self.tags,
                     notes=self.notes, store=self.store, on_resume=self.on_resume, flush_interval=self.flush_interval)
 
+    def _opened(self, run: Run) -> Run:
+        if self.step_metric is not None:
+            run.define_metric(self.step_metric, step_metric=True)
+        return run
+
     def start(self, config: Mapping[str, Any], reopen: str | None = None) -> Run:
         """A new run, or run ``reopen`` (else the ``id=`` option) continued. A run with that id this
         process already has open (a pickled copy of the plugin, a second handle) is reused as is."""
@@ -126,11 +132,17 @@ class PluginOptions:
             live = lifecycle.live(run_id)
             if live is not None:
                 return live
-        return init(id=run_id, resume="allow" if run_id else None, config=dict(config), **self.init_kwargs())
+        return self._opened(init(id=run_id, resume="allow" if run_id else None, config=dict(config),
+                                 **self.init_kwargs()))
+
+    def new(self, config: Mapping[str, Any]) -> Run:
+        """A new run, whatever ``id=`` says (the checkpoint named no run this process can continue)."""
+        return self._opened(init(config=dict(config), **self.init_kwargs()))
 
     def restore(self, run_id: str, step: int, config: Mapping[str, Any], hyper: Iterable[str] | None = None) -> Run | None:
         """``open_at`` with these options: the run after restoring ``run_id``'s checkpoint made at ``step``."""
-        return open_at(run_id, step, on_resume=self.on_resume, config=dict(config), hyper=hyper, **self.init_kwargs())
+        run = open_at(run_id, step, on_resume=self.on_resume, config=dict(config), hyper=hyper, **self.init_kwargs())
+        return self._opened(run) if run is not None else None
 
 
 __all__ = ["ON_RESUME", "PluginOptions", "close_stale", "differs", "last_step", "open_at"]

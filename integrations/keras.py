@@ -83,7 +83,8 @@ class ForkpointCallback(keras.callbacks.Callback):
                  savers: Sequence[keras.callbacks.Callback] = (), flush_interval: float = 1.0) -> None:
         super().__init__()
         self.options = PluginOptions(project=project, name=name, id=id, config=config, tags=tags, notes=notes,
-                                     store=store, on_resume=on_resume, flush_interval=flush_interval)
+                                     store=store, on_resume=on_resume, flush_interval=flush_interval,
+                                     step_metric="epoch")
         self.state_dir = os.fspath(state_dir) if state_dir is not None else None
         self.run: forkpoint.Run | None = None
         self._dirs: list[str] = []
@@ -180,7 +181,6 @@ class ForkpointCallback(keras.callbacks.Callback):
                 warnings.warn(f"the model was restored at iteration {it} but no forkpoint sidecar names its run "
                               f"(looked in {self._dirs}): starting a new run", ForkpointWarning, stacklevel=3)
             run = self.options.start(config)
-        run.define_metric("epoch", step_metric=True)
         return run
 
     def finish(self) -> None:

@@ -94,7 +94,8 @@ class ForkpointLogger(Logger):
                  save_dir: str | os.PathLike[str] = ".", prefix: str = "") -> None:
         super().__init__()
         self.options = PluginOptions(project=project, name=name, id=id, config=config, tags=tags, notes=notes,
-                                     store=store, on_resume=on_resume, flush_interval=flush_interval)
+                                     store=store, on_resume=on_resume, flush_interval=flush_interval,
+                                     step_metric="epoch")
         if not isinstance(prefix, str):
             raise UsageError(f"prefix={prefix!r}: expected a str")
         self._save_dir = os.fspath(save_dir)
@@ -195,7 +196,6 @@ class ForkpointLogger(Logger):
                 run.config.update(self._hparams)
         else:
             run = self._branch(restore, config)
-        run.define_metric("epoch", step_metric=True)
         self._run, self._run_id, self._hparams = run, run.id, {}
         return run
 
@@ -212,7 +212,7 @@ class ForkpointLogger(Logger):
             if run is None:
                 warnings.warn(f"checkpoint names run {saved!r}, which is not in the store: starting a new run",
                               ForkpointWarning, stacklevel=3)
-        return run or forkpoint.init(config=config, **self.options.init_kwargs())
+        return run or self.options.new(config)
 
 
 class ForkpointCheckpoint(Callback):

@@ -67,7 +67,8 @@ class ForkpointCallback(TrainerCallback, ExportableState):
                  config: Mapping[str, Any] | None = None, tags: list[str] | None = None, notes: str | None = None,
                  store: str | None = None, on_resume: str = "rewind", flush_interval: float = 1.0) -> None:
         self.options = PluginOptions(project=project, name=name, id=id, config=config, tags=tags, notes=notes,
-                                     store=store, on_resume=on_resume, flush_interval=flush_interval)
+                                     store=store, on_resume=on_resume, flush_interval=flush_interval,
+                                     step_metric="epoch")
         self.run: forkpoint.Run | None = None
         self.run_id: str | None = None
         self.saved_run_id: str | None = None  # set by the Trainer when it rebuilds this callback
@@ -112,7 +113,6 @@ class ForkpointCallback(TrainerCallback, ExportableState):
                               f"(or naming a run not in the store): starting a new run", ForkpointWarning, stacklevel=3)
         if run is None:
             run = self.options.start(config, reopen=self.run_id)
-        run.define_metric("epoch", step_metric=True)
         self.run, self.run_id = run, run.id
         return run
 
