@@ -9,7 +9,7 @@ import time
 import pytest
 
 import forkpoint
-from conftest import postgres_store, postgres_url, with_schema
+from pgschema import postgres_store, postgres_url, with_schema
 from forkpoint import writer
 from forkpoint.store import open_store
 

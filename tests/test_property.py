@@ -184,13 +184,13 @@ class LineageOnPostgres(Lineage):
     """The same machine on a fresh PostgreSQL schema per example."""
 
     def make_store(self) -> str:
-        from conftest import postgres_url, with_schema
+        from pgschema import postgres_url, with_schema
 
         self.schema = f"fp_prop_{uuid.uuid4().hex[:12]}"
         return with_schema(postgres_url(), self.schema)
 
     def drop_store(self) -> None:
-        from conftest import drop_schema
+        from pgschema import drop_schema
 
         drop_schema(self.schema)
 
