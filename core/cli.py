@@ -24,7 +24,9 @@ from typing import Any, Sequence, TextIO
 
 from .api import Api, RunView
 from .errors import ForkpointError
-from .store import resolve_url
+from .gc import collect
+from .interop.cli import add_parsers as add_interop_parsers
+from .store import open_store, resolve_url
 
 # C0 and C1 control characters (ESC, BEL, CSI, newline, tab...) and the bidirectional overrides
 # that make a terminal show text other than what is there.
@@ -195,6 +197,15 @@ def cmd_ui(api: Api, args: argparse.Namespace) -> None:
         srv.server_close()
 
 
+def cmd_gc(api: Api, args: argparse.Namespace) -> None:
+    dropped = collect(api.store, args.run, args.project, dry_run=args.dry_run)
+    verb = "would drop" if args.dry_run else "dropped"
+    for a in dropped:
+        sys.stdout.write(f"{verb} {printable(a.ref)}: {a.points} points, {a.bytes} bytes\n")
+    total = sum(a.bytes for a in dropped)
+    sys.stdout.write(f"{verb} {len(dropped)} archived branch(es), {total} bytes\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="forkpoint", description="Inspect forkpoint runs, rewinds and forks.")
     p.add_argument("--store", help="store path or URL (default: $FORKPOINT_STORE or ./forkpoint-runs/runs.db)")
@@ -219,7 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8765)
     s.set_defaults(fn=cmd_ui)
-    for name in ("runs", "show", "tree", "history", "ui"):
+    s = sub.add_parser("gc", help="drop archived branches on purpose (never one a fork still reads through)")
+    s.add_argument("run", nargs="?", help="only this run's archived branches (default: every run)")
+    s.add_argument("--project", help="only this project's runs")
+    s.add_argument("--dry-run", action="store_true", help="say what would be dropped and how much; drop nothing")
+    s.set_defaults(fn=cmd_gc)
+    add_interop_parsers(sub)
+    for name in ("runs", "show", "tree", "history", "ui", "gc", "export", "import"):
         sub.choices[name].add_argument("--store", dest="sub_store", help=argparse.SUPPRESS)
     return p
 
@@ -247,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     store = args.sub_store or args.store
     try:
-        api = Api(store)
+        api = Api(open_store(store) if getattr(args, "creates_store", False) else store)
         args.fn(api, args)
     except ForkpointError as exc:
         _note("error", str(exc))

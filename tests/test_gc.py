@@ -27,3 +27,22 @@ def test_gc_drops_unread_archived_branches_and_keeps_what_forks_read(store):
     assert api.run("early").history() == before  # the fork still reads its whole prefix
     assert [r["metric"] for r in api.run(rid).history()] == list(range(101)) + [2000]
     assert collect(st, rid) == []  # nothing left to drop
+
+
+def test_gc_and_export_import_from_the_command_line(tmp_path, capsys):
+    from forkpoint.cli import main
+
+    store = str(tmp_path / "s.db")
+    rid = linear(store, 50)
+    with forkpoint.init(resume_from=f"{rid}?_step=20", store=store) as r:
+        r.log({"metric": -1})  # ~2 will hold just this row
+    forkpoint.init(resume_from=f"{rid}?_step=10", store=store).finish()
+    assert main(["--store", store, "gc", "--dry-run"]) == 0
+    assert f"would drop {rid}~2: 1 points" in capsys.readouterr().out
+    assert main(["--store", store, "gc", rid]) == 0
+    assert "dropped 1 archived branch(es)" in capsys.readouterr().out
+    assert [a.id for a in forkpoint.Api(store).run(rid).archived()] == [f"{rid}~1"]
+    assert main(["--store", store, "export", rid, "--to", "csv", str(tmp_path / "out")]) == 0
+    assert any(p.suffix == ".csv" for p in (tmp_path / "out").rglob("*"))
+    assert main(["--store", str(tmp_path / "nothing-here.db"), "gc"]) == 1  # a reader never creates a store
+    assert not (tmp_path / "nothing-here.db").exists()
