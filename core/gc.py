@@ -4,7 +4,9 @@ A rewind never deletes rows: the superseded segment stays as the archived branch
 ``collect`` drops archived branches the user no longer wants, and only those that no visible
 history reads through: a segment on the chain of any run's head (a fork made before the rewind,
 or the rewound run itself up to its branch step) is kept. ``dry_run=True`` (the CLI's
-``--dry-run``) says what would go and how much, and drops nothing.
+``--dry-run``) says what would go and how much, and drops nothing. A rewound run whose archived
+branch was dropped keeps ``kind == "rewind"``; its ``parent`` is None from then on (the branch it
+left no longer exists).
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ def collect(store: Store, run_id: str | None = None, project: str | None = None,
                 points, size = store.segment_size(seg.id)
                 out.append(Archived(f"{rec.id}~{seg.ordinal}", seg.id, points, size))
         if not dry_run:
+            dropped = {a.segment for a in out}
+            for rec in runs:
+                for seg in store.run_segments(rec.id):
+                    if seg.replaces in dropped:  # its archived branch is gone: the rewind names none now
+                        store.update_segment(seg.id, replaces=None)
             for a in out:
                 store.delete_segment(a.segment)
     return out

@@ -41,8 +41,9 @@ def test_gc_and_export_import_from_the_command_line(tmp_path, capsys):
     assert f"would drop {rid}~2: 1 points" in capsys.readouterr().out
     assert main(["--store", store, "gc", rid]) == 0
     assert "dropped 1 archived branch(es)" in capsys.readouterr().out
-    assert [a.id for a in forkpoint.Api(store).run(rid).archived()] == [f"{rid}~1"]
-    assert main(["--store", store, "export", rid, "--to", "csv", str(tmp_path / "out")]) == 0
+    view = forkpoint.Api(store).run(rid)
+    assert [a.id for a in view.archived()] == [f"{rid}~1"] and view.kind == "rewind" and view.parent is None
+    assert main(["--store", store, "export", rid, "--to", "csv", str(tmp_path / "out")]) == 0, capsys.readouterr().err
     assert any(p.suffix == ".csv" for p in (tmp_path / "out").rglob("*"))
     assert main(["--store", str(tmp_path / "nothing-here.db"), "gc"]) == 1  # a reader never creates a store
     assert not (tmp_path / "nothing-here.db").exists()
