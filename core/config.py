@@ -50,7 +50,8 @@ def to_plain(config: Any, what: str = "config") -> dict[str, Any]:
     try:
         return json.loads(json.dumps(dict(config), allow_nan=True))
     except (TypeError, ValueError) as exc:
-        raise UsageError(f"{what} has a value that is not JSON-serialisable ({exc}); convert it to str, a number, a list or a dict") from None
+        raise UsageError(f"{what} has a value that is not JSON-serialisable ({exc}); "
+                         "convert it to str, a number, a list or a dict") from None
 
 
 def json_safe(value: Any) -> Any:

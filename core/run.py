@@ -55,7 +55,7 @@ class PersistentDict(MutableMapping):
         except KeyError:
             raise AttributeError(f"{self._what} has no key {key!r}") from None
 
-    def update(self, other: Any = (), /, **kw: Any) -> None:  # type: ignore[override]
+    def update(self, other: Any = (), /, **kw: Any) -> None:
         new = to_plain({**dict(other), **kw}, self._what)
         self._data.update(new)
         self._save(self._data)
@@ -301,7 +301,7 @@ class Run:
         self._finished = self._stopped = True
         lifecycle.unregister(self)
 
-    def __enter__(self) -> "Run":
+    def __enter__(self) -> Run:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

@@ -42,7 +42,7 @@ class Request:
 def init(project: str | None = None, name: str | None = None, config: Any = None, *, id: str | None = None,
          resume: str | None = None, resume_from: str | RunSpec | None = None,
          fork_from: str | RunSpec | None = None, inherit_config: bool = True, tags: list[str] | None = None,
-         notes: str | None = None, store: "str | os.PathLike[str] | Store | None" = None,
+         notes: str | None = None, store: str | os.PathLike[str] | Store | None = None,
          on_step_regression: str = "warn", flush_interval: float = 1.0, capture_console: bool = False,
          system_metrics: float | None = None, quiet: bool | None = None) -> Run:
     """Start a run: new, resumed (``id`` + ``resume``), rewound (``resume_from``) or forked (``fork_from``).

@@ -47,10 +47,7 @@ def normalize(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         if not isinstance(key, str) or not key:
             raise UsageError(f"log() key {key!r} is not a non-empty str")
         name = prefix + key
-        if isinstance(value, Mapping):
-            got = normalize(value, name + "/")
-        else:
-            got = {check_key(name): scalar(name, value)}
+        got = normalize(value, name + "/") if isinstance(value, Mapping) else {check_key(name): scalar(name, value)}
         clash = got.keys() & out.keys()
         if clash:
             raise UsageError(f"log() row names key {sorted(clash)[0]!r} twice (once nested, once with '/'): "
@@ -79,7 +76,8 @@ def scalar(name: str, value: Any) -> int | float | str | None:
         else:
             if isinstance(got, (bool, int, float, str)):
                 return scalar(name, got)
-    raise UsageError(f"log() value for {name!r} is {type(value).__name__}: expected int, float, bool, str, None, or a 0-d array/tensor")
+    raise UsageError(f"log() value for {name!r} is {type(value).__name__}: "
+                     "expected int, float, bool, str, None, or a 0-d array/tensor")
 
 
 def is_nan(value: Any) -> bool:

@@ -19,4 +19,9 @@ if [ -z "${FORKPOINT_TEST_POSTGRES_URL:-}" ]; then
     echo "no PostgreSQL answers at $url: the PostgreSQL half of the tests is skipped" >&2
   fi
 fi
+# Lint and types first (seconds): ruff and mypy as configured in pyproject.toml
+if [ "${FORKPOINT_SKIP_LINT:-0}" != 1 ]; then
+  "$PY" -m ruff check core integrations
+  "$PY" -m mypy
+fi
 exec "$PY" -m pytest "$@"

@@ -197,7 +197,7 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return name in _own_names()
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         if not self._host_ok():
             expected = (", ".join(sorted(self.hosts)) if self.hosts is not None
                         else f"an IP address or this host's name, port {self.port}")
