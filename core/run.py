@@ -2,6 +2,10 @@
 
 ``log()`` is the hot path: it checks the row cheaply, updates the live summary and hands the row
 to the background writer (see ``writer.py``); it never waits for disk unless ``flush_interval=0``.
+Rows with new keys or values that are not plain int/float/str take the slow path (``_slow``):
+values are checked and converted, media (``Image``, ``Histogram``, ``Table``) are stored as blobs
+and replaced by references, and a value that cannot be stored is reported by name after the rest
+of the row is written.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ import warnings
 from collections.abc import Iterator, MutableMapping
 from typing import Any, Callable, Mapping
 
-from . import extras, lifecycle, lineage
+from . import current, extras, lifecycle, lineage
 from .branch import Position
 from .config import to_plain
-from .errors import StepError, StepRegressionWarning, UsageError
+from .errors import StepError, StepRegressionWarning, StoreError, UsageError
 from .lineage import BranchPoint
+from .media import Media
+from .metrics import MetricDef, Metrics, check_name, is_rendered, parse_summary
 from .store import MAX_STEP, SegmentRecord, Store
 from .values import FAST_TYPES, normalize
 from .writer import Writer
@@ -51,13 +57,24 @@ class PersistentDict(MutableMapping):
         if key.startswith("_"):
             raise AttributeError(key)
         try:
-            return self._data[key]
+            return self[key]
         except KeyError:
             raise AttributeError(f"{self._what} has no key {key!r}") from None
 
+    def __setattr__(self, key: str, value: Any) -> None:  # run.config.lr = 0.1, as in W&B
+        if key.startswith("_"):
+            object.__setattr__(self, key, value)
+        else:
+            self[key] = value
+
+    def _plain(self, other: Any, kw: dict[str, Any]) -> dict[str, Any]:
+        """``other`` (a dict, pairs, an argparse Namespace...) and ``kw`` as one JSON-safe dict."""
+        if isinstance(other, (list, tuple)):
+            other = dict(other)
+        return {**to_plain(other, self._what), **to_plain(kw, self._what)}
+
     def update(self, other: Any = (), /, **kw: Any) -> None:
-        new = to_plain({**dict(other), **kw}, self._what)
-        self._data.update(new)
+        self._data.update(self._plain(other, kw))
         self._save(self._data)
 
     def as_dict(self) -> dict[str, Any]:
@@ -67,24 +84,65 @@ class PersistentDict(MutableMapping):
         return f"{self._what}({self._data!r})"
 
 
+class Config(PersistentDict):
+    """``run.config``. As in W&B, ``allow_val_change=False`` (init or ``update``) makes changing a
+    value already set an error; forkpoint's default (None) lets later updates change values."""
+
+    def __init__(self, data: dict[str, Any], save: Callable[[dict[str, Any]], None],
+                 allow_val_change: bool | None = None) -> None:
+        super().__init__(data, save, "config")
+        self._allow_val_change = allow_val_change
+
+    def update(self, other: Any = (), /, allow_val_change: bool | None = None, **kw: Any) -> None:  # type: ignore[override]
+        new = self._plain(other, kw)
+        allow = self._allow_val_change if allow_val_change is None else allow_val_change
+        if allow is False:
+            for key, value in new.items():
+                if key in self._data and self._data[key] != value:
+                    raise UsageError(f"config key {key!r} is {self._data[key]!r}; changing it to {value!r} needs "
+                                     "allow_val_change=True (in init or config.update)")
+        self._data.update(new)
+        self._save(self._data)
+
+    def setdefaults(self, defaults: Any) -> None:
+        """Set the keys of ``defaults`` that are not set yet (W&B's ``config.setdefaults``)."""
+        new = {k: v for k, v in self._plain(defaults, {}).items() if k not in self._data}
+        if new:
+            self._data.update(new)
+            self._save(self._data)
+
+
 class Summary(PersistentDict):
-    """Last logged value per key, overridden by explicit writes (``run.summary["best"] = x``)."""
+    """Last logged value per key, overridden by explicit writes (``run.summary["best"] = x``).
+
+    Keys governed by ``define_metric(summary=...)`` show their aggregate instead (``metrics.py``)."""
 
     def __init__(self, auto: dict[str, Any], explicit: dict[str, Any], save: Callable[[dict[str, Any]], None]) -> None:
         super().__init__(explicit, save, "summary")
         self._auto = auto
+        self._metrics: Metrics | None = None
 
     def __getitem__(self, key: str) -> Any:
         if key in self._data:
             return self._data[key]
-        return self._auto[key]
+        if self._metrics is None:
+            return self._auto[key]
+        return self._metrics.value(key, self._auto[key])
 
     def __iter__(self) -> Iterator[str]:
         yield from self._data
-        yield from (k for k in self._auto if k not in self._data)
+        for k in self._auto:
+            if k not in self._data and (self._metrics is None or self._metrics.ops(k) != ("none",)):
+                yield k
 
     def __len__(self) -> int:
-        return len(self._auto.keys() | self._data.keys())
+        return sum(1 for _ in self)
+
+    def rendered(self) -> dict[str, Any]:
+        """The aggregated entries (``define_metric``) as they are now, to store with the segment."""
+        if self._metrics is None:
+            return {}
+        return {k: self[k] for k in self._metrics.governed() if k in self._auto and k in self}
 
     def __delitem__(self, key: str) -> None:
         if key not in self._data:
@@ -102,7 +160,8 @@ class Run:
     """A run being written by this process. Use as a context manager or call ``finish()``."""
 
     def __init__(self, store: Store, started: Position, *, on_step_regression: str, flush_interval: float,
-                 capture_console: bool = False, system_metrics: float | None = None) -> None:
+                 capture_console: bool = False, system_metrics: float | None = None,
+                 allow_val_change: bool | None = None, mode: str = "online") -> None:
         rec, seg = started.run, started.segment
         self._store = store
         self._record = rec
@@ -112,6 +171,11 @@ class Run:
         self.name: str = rec.name or rec.id
         self.tags: list[str] = list(rec.tags)
         self.notes: str | None = rec.notes
+        self.entity: str | None = rec.entity
+        self.group: str | None = rec.run_group
+        self.job_type: str | None = rec.job_type
+        self.mode = mode
+        self.resumed = False  # set by init: True when an existing run was continued (resume=...)
         self.starting_step: int = started.step
         self._step = started.step
         self._raise_on_regression = on_step_regression == "raise"
@@ -122,8 +186,11 @@ class Run:
         self._foreign = False  # set in a forked child (lifecycle): this process did not open the run
         self._keys: set[str] = set()  # keys log() has already checked
         self._auto = lineage.computed_summary(store, started.ranges) if started.ranges else {}
-        self.config = PersistentDict(dict(seg.config), self._save_config, "config")
+        self.config = Config(dict(seg.config), self._save_config, allow_val_change)
         self.summary = Summary(self._auto, dict(seg.summary), self._save_summary)
+        self._metrics: Metrics | None = None  # define_metric's definitions, once there is one
+        self._blobs: set[str] = set()  # media digests this run stored already
+        self._resume_marker: str | None = None  # resume="auto": the file naming this run (start.py)
         self._writer = Writer(store, rec.id, seg.id, flush_interval, seq=seg.write_seq or 0)
         self._sync = flush_interval == 0
         lifecycle.register(self)
@@ -151,6 +218,19 @@ class Run:
     @property
     def segment(self) -> int:
         return self._segment.id
+
+    @property
+    def path(self) -> str:
+        """``"<entity>/<project>/<id>"`` (W&B's run path; ``"<project>/<id>"`` without an entity)."""
+        return "/".join(p for p in (self.entity, self.project, self.id) if p)
+
+    @property
+    def offline(self) -> bool:
+        return self.mode == "offline"
+
+    @property
+    def disabled(self) -> bool:
+        return False
 
     @property
     def dropped_steps(self) -> int:
@@ -193,14 +273,15 @@ class Run:
         except (TypeError, ValueError):
             raise UsageError(f"log() data {data!r} is not a dict: expected a dict of metric name -> number or str") from None
         keys = self._keys
+        bad = None
         if keys.issuperset(row):  # keys checked before: only the values' types are left
             fast = FAST_TYPES
             for v in row.values():
                 if type(v) not in fast:
-                    row = normalize(row)
+                    row, bad = self._slow(row)
                     break
         else:
-            row = normalize(row)  # checks every key
+            row, bad = self._slow(row)  # checks every key
             keys.update(row)
         cur = self._step
         if step is None:
@@ -220,9 +301,48 @@ class Run:
                 return
             s = self._step = step
         self._auto.update(row)
+        if self._metrics is not None:
+            self._metrics.observe(row)
         self._writer.put(s, row)
         if self._sync:
             self._writer.flush()
+        if bad:
+            self._report(bad, s)
+
+    def _slow(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """Check and convert every value; store media blobs and put their references in the row.
+
+        Returns the row that can be written and ``(key, why)`` for each value that cannot; if no
+        value can be written, raises at once (nothing is logged, the step does not move)."""
+        bad: list[tuple[str, str]] = []
+        row = normalize(data, bad=bad)
+        for key, value in row.items():
+            if isinstance(value, Media):
+                try:
+                    row[key] = self._put_media(value)
+                except (UsageError, StoreError) as exc:
+                    bad.append((key, f"log() value for {key!r}: {exc}"))
+        if bad:
+            for key, _ in bad:
+                row.pop(key, None)
+            if not row:
+                self._report(bad, None)
+        return row, bad
+
+    def _put_media(self, value: Media) -> dict[str, Any]:
+        """Store the value's blob (once per digest) and return the reference the history keeps."""
+        ref, data = value.to_ref()
+        digest = ref["sha256"]
+        if digest not in self._blobs:
+            if self._stopped:
+                self._refuse()
+            self._store.put_blob(digest, ref["_type"], data, time.time())
+            self._blobs.add(digest)
+        return ref
+
+    def _report(self, bad: list[tuple[str, str]], step: int | None) -> None:
+        where = "nothing was logged" if step is None else f"the row's other keys were logged at step {step}"
+        raise UsageError("; ".join(why for _, why in bad) + f" ({where})")
 
     def _regression(self, step: int, cur: int, row: dict[str, Any]) -> None:
         msg = (f"run {self.id!r}: log(step={step}) is below the current step {cur}; steps must not go back, "
@@ -247,14 +367,41 @@ class Run:
             raise UsageError(f"log_artifact name {name!r} is not a non-empty str")
         self.log({f"artifact/{name}": extras.artifact_record(path)}, step=step, commit=False)
 
-    def define_metric(self, name: str, *, step_metric: bool = True) -> None:
-        """Declare ``name`` a step metric, so ``"<id>?<name>=<v>"`` specs can branch on it."""
-        if not isinstance(name, str) or not name or name == "_step":
-            raise UsageError(f"define_metric name {name!r} is not a metric name")
-        if step_metric and name not in self._step_metrics:
-            self._step_metrics.append(name)
+    def define_metric(self, name: str, step_metric: str | bool | None = None, step_sync: bool | None = None,
+                      hidden: bool | None = None, summary: str | None = None, goal: str | None = None,
+                      overwrite: bool | None = None) -> MetricDef:
+        """W&B's ``define_metric``: ``summary`` ("min", "max", "mean", "first", "last", "none", or
+        several comma-separated) sets what the summary keeps for ``name`` (a trailing ``*`` matches
+        by prefix: ``"val/*"``), computed over the visible history, so it follows rewinds and forks.
+
+        ``step_metric="epoch"`` makes ``epoch`` a step metric of the run (so ``"<id>?epoch=<v>"``
+        specs can branch on it) and the x-axis of ``name``; ``step_metric=True`` makes ``name``
+        itself one. ``goal`` ("minimize"/"maximize") goes with ``summary="best"``; ``hidden`` and
+        ``step_sync`` are recorded for W&B compatibility (forkpoint's charts do not read them)."""
+        d = check_define(name, step_metric, step_sync, hidden, summary, goal, overwrite)
+        new_step_metric = step_metric if isinstance(step_metric, str) else name if step_metric is True else None
+        if new_step_metric is not None and new_step_metric not in self._step_metrics:
+            self._step_metrics.append(new_step_metric)
             with self._store.transaction():
                 self._store.update_run(self.id, step_metrics=self._step_metrics)
+        if self._metrics is None:
+            self._metrics = self.summary._metrics = Metrics()
+        self._metrics.define(d)
+        if d.summary:
+            self._seed(d)
+        return d
+
+    def _seed(self, d: MetricDef) -> None:
+        """Aggregates of the keys ``d`` governs over the visible history (rows logged so far included)."""
+        metrics = self._metrics
+        assert metrics is not None
+        for key in [k for k in self.summary._data if d.matches(k) and is_rendered(self.summary._data[k])]:
+            del self.summary._data[key]  # stored by an earlier process's define_metric: recomputed now
+        self._writer.flush()
+        ranges = lineage.chain(self._store, self._segment.id)
+        keys = {k for r in ranges for k in self._store.keys(r.segment)}
+        for key in sorted(k for k in keys if d.matches(k) and metrics.ops(k) == d.summary):
+            metrics.seed(key, self._store.read_series(ranges, key)[1])
 
     # -- persistence ------------------------------------------------------------------------
     def _save_config(self, data: dict[str, Any]) -> None:
@@ -264,6 +411,10 @@ class Run:
     def _save_summary(self, data: dict[str, Any]) -> None:
         with self._store.transaction():
             self._store.update_segment(self._segment.id, summary=to_plain(data, "summary"))
+
+    def _stored_summary(self) -> dict[str, Any]:
+        """What the segment keeps as its summary: define_metric aggregates, then explicit writes."""
+        return to_plain({**self.summary.rendered(), **self.summary._data}, "summary")
 
     def flush(self) -> None:
         """Make every row logged so far durable; ``StoreError`` if the store cannot take them now
@@ -275,6 +426,9 @@ class Run:
             with self._store.transaction():
                 self._store.update_run(self.id, dropped_steps=self._dropped)
             self._record.dropped_steps = self._dropped
+        if self._metrics is not None:
+            with self._store.transaction():
+                self._store.update_segment(self._segment.id, summary=self._stored_summary())
 
     def finish(self, exit_code: int = 0, *, _retry_for: float | None = None) -> None:
         """Write everything, then mark the run ``finished`` (exit code 0) or ``crashed`` (recording
@@ -294,12 +448,18 @@ class Run:
         else:
             self._writer.close(retry_for=_retry_for)
         with self._store.transaction():
-            self._store.update_segment(self._segment.id, config=to_plain(self.config._data))
+            fields: dict[str, Any] = {"config": to_plain(self.config._data)}
+            if self._metrics is not None:
+                fields["summary"] = self._stored_summary()
+            self._store.update_segment(self._segment.id, **fields)
             self._store.update_run(
                 self.id, state="finished" if exit_code == 0 else "crashed", exit_code=exit_code, owner=None,
                 dropped_steps=self._dropped, updated_at=time.time())
         self._finished = self._stopped = True
         lifecycle.unregister(self)
+        current.forget(self)
+        if exit_code == 0 and self._resume_marker is not None:
+            current.drop_resume_marker(self._resume_marker, self.id)
 
     def __enter__(self) -> Run:
         return self
@@ -310,3 +470,24 @@ class Run:
     def __repr__(self) -> str:
         return f"<forkpoint.Run {self.project}/{self.id} step={self._step} kind={self.kind}>"
 
+
+
+def check_define(name: Any, step_metric: Any, step_sync: Any, hidden: Any, summary: Any, goal: Any,
+                 overwrite: Any) -> MetricDef:
+    """``define_metric``'s arguments as a ``MetricDef``, or a ``UsageError`` naming the bad one."""
+    check_name(name)
+    if step_metric is not None and not isinstance(step_metric, (str, bool)):
+        step_metric = getattr(step_metric, "name", step_metric)  # W&B accepts a Metric object
+    if isinstance(step_metric, str):
+        check_name(step_metric)
+        if step_metric.endswith("*"):
+            raise UsageError(f"define_metric step_metric={step_metric!r} is a pattern: expected one metric name")
+    elif step_metric is not None and not isinstance(step_metric, bool):
+        raise UsageError(f"define_metric step_metric={step_metric!r}: expected a metric name (or True)")
+    for arg, value in (("step_sync", step_sync), ("hidden", hidden), ("overwrite", overwrite)):
+        if value is not None and not isinstance(value, bool):
+            raise UsageError(f"define_metric {arg}={value!r} is not a bool")
+    if goal is not None and goal not in ("minimize", "maximize"):
+        raise UsageError(f"define_metric goal={goal!r}: expected 'minimize' or 'maximize'")
+    return MetricDef(name, step_metric if isinstance(step_metric, str) else None, parse_summary(summary, goal),
+                     goal, bool(hidden))

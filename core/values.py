@@ -7,6 +7,9 @@ queued, so the writer never meets a row the stores cannot hold:
   lone surrogates (PostgreSQL text cannot hold NUL; an index entry has a size limit);
 - two spellings of one flattened key in one row (``{"c/d": 1, "c": {"d": 2}}``) are an error;
 - steps are ``0 <= step <= MAX_STEP`` (checked by ``Run.log``).
+
+Media values (``forkpoint.Image``, ``Histogram``, ``Table``) pass through ``normalize`` as they are;
+``Run.log`` stores their blobs and puts a reference in the row (``media.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import math
 from typing import Any, Mapping
 
 from .errors import UsageError
+from .media import Media
 
 FAST_TYPES = frozenset({int, float, str})
 RESERVED = frozenset({"_step"})
@@ -38,8 +42,11 @@ def check_key(name: object) -> str:
     return name
 
 
-def normalize(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """The slow path of ``Run.log``: convert or reject every value, flatten nested dicts."""
+def normalize(data: Mapping[str, Any], prefix: str = "", bad: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """The slow path of ``Run.log``: convert or reject every value, flatten nested dicts.
+
+    With ``bad`` (a list): a value that is not accepted is left out of the row and ``(key, why)``
+    appended, so the rest of the row can still be written; bad keys always raise."""
     if not isinstance(data, Mapping):
         raise UsageError(f"log() data {data!r} is not a dict: expected a dict of metric name -> number or str")
     out: dict[str, Any] = {}
@@ -56,8 +63,9 @@ def normalize(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def scalar(name: str, value: Any) -> int | float | str | None:
-    if value is None or type(value) in FAST_TYPES:
+def scalar(name: str, value: Any) -> Any:
+    """``value`` as a stored scalar (or a ``Media`` value, passed through), else ``UsageError``."""
+    if value is None or type(value) in FAST_TYPES or isinstance(value, Media):
         return value
     if isinstance(value, bool):
         return int(value)

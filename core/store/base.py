@@ -36,6 +36,9 @@ class RunRecord:
     heartbeat: float | None = None
     step_metrics: list[str] = field(default_factory=list)
     dropped_steps: int = 0
+    entity: str | None = None  # W&B's entity (user or team), kept as given
+    run_group: str | None = None  # W&B's group= (``group`` is an SQL keyword)
+    job_type: str | None = None
 
 
 @dataclass
@@ -164,6 +167,15 @@ class Store(ABC):
     def rejects_rows(self, exc: BaseException) -> bool:
         """Whether a failed write failed because of the rows themselves (retrying them as they are
         cannot succeed), as opposed to the store being away, locked or full (retry later)."""
+
+    # media blobs
+    @abstractmethod
+    def put_blob(self, digest: str, kind: str, data: bytes, now: float) -> None:
+        """Store ``data`` under its sha256 ``digest`` (durably, in its own transaction); a digest
+        stored already is left as it is (content-addressed: same digest, same bytes)."""
+    @abstractmethod
+    def get_blob(self, digest: str) -> bytes | None:
+        """The bytes stored under ``digest``, or None."""
 
     def lock_run(self, run_id: str) -> None:
         """Lock the run's row until the transaction ends (before deciding who may write it)."""

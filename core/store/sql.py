@@ -17,8 +17,19 @@ from ..errors import StoreError
 from . import blocks
 from .base import Range, Row, RunRecord, SegmentLink, SegmentRecord, Store, WriteState
 
-SCHEMA_VERSION = 1
-MIGRATIONS: dict[int, list[str]] = {}  # version -> statements lifting (version - 1) to version
+SCHEMA_VERSION = 2
+
+# Media blobs (images, histograms, tables): content-addressed by the sha256 of their bytes, so a
+# blob logged many times, or shared by a run and its forks, is stored once. History values refer
+# to them by digest (see ``media.py``); a blob is never changed once written.
+_MEDIA_TABLE = """CREATE TABLE media (sha256 TEXT PRIMARY KEY, kind TEXT NOT NULL, size {int} NOT NULL,
+        data {blob} NOT NULL, created_at {real} NOT NULL)"""
+
+# version -> statements lifting (version - 1) to version (formatted with the dialect's words)
+MIGRATIONS: dict[int, list[str]] = {
+    2: ["ALTER TABLE runs ADD COLUMN entity TEXT", "ALTER TABLE runs ADD COLUMN run_group TEXT",
+        "ALTER TABLE runs ADD COLUMN job_type TEXT", _MEDIA_TABLE],
+}
 
 _JSON_RUN = ("tags", "step_metrics")
 _JSON_SEG = ("config", "config_changes", "summary")
@@ -33,7 +44,7 @@ SCHEMA = [
         tags TEXT NOT NULL DEFAULT '[]', origin TEXT NOT NULL, parent_run TEXT, parent_step {int},
         head_segment {int}, state TEXT NOT NULL, exit_code INTEGER, owner TEXT, heartbeat {real},
         step_metrics TEXT NOT NULL DEFAULT '[]', dropped_steps {int} NOT NULL DEFAULT 0,
-        created_at {real} NOT NULL, updated_at {real} NOT NULL)""",
+        created_at {real} NOT NULL, updated_at {real} NOT NULL, entity TEXT, run_group TEXT, job_type TEXT)""",
     "CREATE INDEX runs_project ON runs (project, created_at)",
     "CREATE INDEX runs_parent ON runs (parent_run)",
     """CREATE TABLE segments (
@@ -49,6 +60,7 @@ SCHEMA = [
         first_step {int} NOT NULL, last_step {int} NOT NULL, n INTEGER NOT NULL, enc TEXT NOT NULL,
         steps {blob} NOT NULL, vals {blob} NOT NULL)""",
     "CREATE INDEX blocks_range ON blocks (segment, key, first_step)",
+    _MEDIA_TABLE,
 ]
 
 
@@ -203,7 +215,7 @@ class SQLStore(Store):
                     f"understands ({SCHEMA_VERSION}): upgrade forkpoint")
             for v in range(version + 1, SCHEMA_VERSION + 1):
                 for stmt in MIGRATIONS.get(v, []):
-                    self._x(stmt)
+                    self._x(stmt.format(**self.TYPES))
             if version < SCHEMA_VERSION:
                 self._x("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
@@ -471,3 +483,13 @@ class SQLStore(Store):
             if type(v) in (int, float) and v <= at_most:
                 best = s
         return best
+
+    # -- media blobs ------------------------------------------------------------------------
+    def put_blob(self, digest: str, kind: str, data: bytes, now: float) -> None:
+        with self.transaction():
+            self._x("INSERT INTO media (sha256, kind, size, data, created_at) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING", (digest, kind, len(data), data, now))
+
+    def get_blob(self, digest: str) -> bytes | None:
+        row = self._x("SELECT data FROM media WHERE sha256 = ?", (digest,)).fetchone()
+        return None if row is None else bytes(row[0])
