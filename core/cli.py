@@ -198,7 +198,8 @@ def cmd_ui(api: Api, args: argparse.Namespace) -> None:
 
 
 def cmd_gc(api: Api, args: argparse.Namespace) -> None:
-    dropped = collect(api.store, args.run, args.project, dry_run=args.dry_run)
+    # gc writes, so it opens the store itself; reading and refusing a missing store went through Api
+    dropped = collect(open_store(api.url), args.run, args.project, dry_run=args.dry_run)
     verb = "would drop" if args.dry_run else "dropped"
     for a in dropped:
         sys.stdout.write(f"{verb} {printable(a.ref)}: {a.points} points, {a.bytes} bytes\n")
