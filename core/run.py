@@ -286,7 +286,7 @@ class Run:
         cur = self._step
         if step is None:
             s = cur
-            if commit:
+            if commit or commit is None:  # None: W&B code passing its default
                 self._step = cur + 1
         else:
             if type(step) is not int or step < 0 or step > MAX_STEP:
