@@ -15,23 +15,74 @@ the current run's, as in W&B.
 from typing import Any
 
 from .api import Api, RunView
-from .errors import (ForkpointError, ForkpointWarning, RunInUseError, RunNotFoundError, SpecError, StepError,
-                     StepRegressionWarning, StoreError, UsageError)
+from .errors import (
+    ForkpointError,
+    ForkpointWarning,
+    RunInUseError,
+    RunNotFoundError,
+    SpecError,
+    StepError,
+    StepRegressionWarning,
+    StoreError,
+    UsageError,
+)
 from .lineage import BranchPoint
 from .media import Histogram, Image, Table
 from .run import Run
 from .spec import RunSpec
 from .start import init
-from .wandb_api import (Error, Settings, alert, define_metric, finish, log, log_artifact, login, save, termerror,
-                        termlog, termwarn, unwatch, watch)
+from .wandb_api import (
+    Error,
+    Settings,
+    alert,
+    define_metric,
+    finish,
+    log,
+    log_artifact,
+    login,
+    save,
+    termerror,
+    termlog,
+    termwarn,
+    unwatch,
+    watch,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "init", "Run", "Api", "RunView", "RunSpec", "BranchPoint", "ForkpointError", "SpecError", "StepError",
-    "UsageError", "RunNotFoundError", "RunInUseError", "StoreError", "StepRegressionWarning", "ForkpointWarning",
-    "log", "finish", "define_metric", "log_artifact", "Image", "Histogram", "Table", "Error", "Settings", "login",
-    "watch", "unwatch", "save", "alert", "termlog", "termwarn", "termerror",
+    "Api",
+    "BranchPoint",
+    "Error",
+    "ForkpointError",
+    "ForkpointWarning",
+    "Histogram",
+    "Image",
+    "Run",
+    "RunInUseError",
+    "RunNotFoundError",
+    "RunSpec",
+    "RunView",
+    "Settings",
+    "SpecError",
+    "StepError",
+    "StepRegressionWarning",
+    "StoreError",
+    "Table",
+    "UsageError",
+    "alert",
+    "define_metric",
+    "finish",
+    "init",
+    "log",
+    "log_artifact",
+    "login",
+    "save",
+    "termerror",
+    "termlog",
+    "termwarn",
+    "unwatch",
+    "watch",
 ]
 
 # The submodules run.py and config.py were bound here as attributes when imported; drop those

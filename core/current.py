@@ -25,7 +25,7 @@ def get() -> Any:
     return _current
 
 
-def set(run: Any) -> None:  # noqa: A001 - module-level name, used as current.set
+def set(run: Any) -> None:
     global _current
     with _lock:
         _current = run

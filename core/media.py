@@ -358,4 +358,4 @@ def load(ref: Mapping[str, Any], source: Any) -> Image | Histogram | Table:
 
     ``source``: the run, ``RunView`` or ``Api`` (or store path/URL) the reference was read from."""
     data = blob(ref, source)
-    return _CLASSES[ref["_type"]]._from_blob(data, ref)  # type: ignore[no-any-return]
+    return _CLASSES[ref["_type"]]._from_blob(data, ref)

@@ -93,7 +93,7 @@ class Config(PersistentDict):
         super().__init__(data, save, "config")
         self._allow_val_change = allow_val_change
 
-    def update(self, other: Any = (), /, allow_val_change: bool | None = None, **kw: Any) -> None:  # type: ignore[override]
+    def update(self, other: Any = (), /, allow_val_change: bool | None = None, **kw: Any) -> None:
         new = self._plain(other, kw)
         allow = self._allow_val_change if allow_val_change is None else allow_val_change
         if allow is False:

@@ -125,7 +125,7 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
                       "runs stored locally", ForkpointWarning, stacklevel=2)
     previous = current.get()
     if previous is not None and reinit == "return_previous":
-        return previous  # type: ignore[no-any-return]
+        return previous
     if previous is not None and reinit in (True, "finish_previous"):
         previous.finish()
     if mode_name == "disabled":
@@ -138,7 +138,7 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
                     system_metrics=system_metrics)
     if reinit != "create_new":
         current.set(run)
-    return run  # type: ignore[no-any-return]
+    return run
 
 
 def _open(req: Request, extra: dict[str, Any], store: Any, folder: Any, mode: str, allow_val_change: bool | None,

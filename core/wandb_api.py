@@ -35,7 +35,7 @@ def define_metric(name: str, step_metric: str | bool | None = None, step_sync: b
                   hidden: bool | None = None, summary: str | None = None, goal: str | None = None,
                   overwrite: bool | None = None) -> MetricDef:
     """``run.define_metric`` on the current run."""
-    return current.require("define_metric()").define_metric(  # type: ignore[no-any-return]
+    return current.require("define_metric()").define_metric(
         name, step_metric=step_metric, step_sync=step_sync, hidden=hidden, summary=summary, goal=goal,
         overwrite=overwrite)
 
@@ -75,7 +75,7 @@ def alert(*args: Any, **kwargs: Any) -> None:
     _ignored("alert()", "there is no server to send alerts")
 
 
-class Settings(dict):  # type: ignore[type-arg]
+class Settings(dict):
     """W&B's ``wandb.Settings(...)``: kept as given; ``init(settings=...)`` ignores it (with a warning)."""
 
     def __init__(self, **kwargs: Any) -> None:
