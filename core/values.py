@@ -54,7 +54,17 @@ def normalize(data: Mapping[str, Any], prefix: str = "", bad: list[tuple[str, st
         if not isinstance(key, str) or not key:
             raise UsageError(f"log() key {key!r} is not a non-empty str")
         name = prefix + key
-        got = normalize(value, name + "/") if isinstance(value, Mapping) else {check_key(name): scalar(name, value)}
+        if isinstance(value, Mapping):
+            got = normalize(value, name + "/", bad)
+        elif bad is None:
+            got = {check_key(name): scalar(name, value)}
+        else:
+            check_key(name)
+            try:
+                got = {name: scalar(name, value)}
+            except UsageError as exc:
+                bad.append((name, str(exc)))
+                continue
         clash = got.keys() & out.keys()
         if clash:
             raise UsageError(f"log() row names key {sorted(clash)[0]!r} twice (once nested, once with '/'): "
@@ -85,7 +95,7 @@ def scalar(name: str, value: Any) -> Any:
             if isinstance(got, (bool, int, float, str)):
                 return scalar(name, got)
     raise UsageError(f"log() value for {name!r} is {type(value).__name__}: "
-                     "expected int, float, bool, str, None, or a 0-d array/tensor")
+                     "expected int, float, bool, str, None, a 0-d array/tensor, or forkpoint.Image / Histogram / Table")
 
 
 def is_nan(value: Any) -> bool:
