@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 from . import lineage
 from .branch import get_run, segment_of
+from .errors import RunNotFoundError
 from .lineage import BranchPoint
 from .owner import effective_state
 from .spec import check_project, parse_run_ref
@@ -71,6 +72,9 @@ class RunView:
         self.created_at = record.created_at
         self.dropped_steps = record.dropped_steps
         self.step_metrics = list(record.step_metrics)
+        self.entity = record.entity  # W&B's entity, group and job_type, as given to init
+        self.group = record.run_group
+        self.job_type = record.job_type
 
     @property
     def state(self) -> str:
@@ -134,6 +138,29 @@ class RunView:
         if isinstance(keys, str):
             keys = [keys]
         return self._store.read(self._ranges(own_only), list(keys) if keys is not None else None)
+
+    def scan_history(self, keys: Sequence[str] | None = None, page_size: int = 1000, min_step: int | None = None,
+                     max_step: int | None = None) -> Iterator[dict[str, Any]]:
+        """W&B's ``scan_history``: the visible history as an iterator, read ``page_size`` steps at a
+        time; with ``keys``, only those keys and only rows holding all of them; steps
+        ``min_step <= _step < max_step``."""
+        if isinstance(keys, str):
+            keys = [keys]
+        want = list(keys) if keys is not None else None
+        ranges = self.ranges()
+        lo = max(min_step or 0, 0)
+        last = self.last_step
+        hi = last + 1 if last is not None else 0
+        if max_step is not None:
+            hi = min(hi, max_step)
+        page = max(int(page_size), 1)
+        for start in range(lo, hi, page):
+            end = min(start + page, hi) - 1
+            window = [Range(r.segment, r.run_id, max(r.lo, start), min(r.hi, end)) for r in ranges
+                      if r.lo <= end and r.hi >= start]
+            for row in self._store.read(window, want) if window else []:
+                if want is None or all(k in row for k in want):
+                    yield row
 
     def artifacts(self) -> dict[str, dict[str, Any]]:
         """Visible artifacts, newest record per name: ``{name: {"path", "size", "sha256", "step"}}``."""
@@ -290,12 +317,24 @@ class Api:
         return dict(sorted(counts.items()))
 
     def runs(self, project: str | None = None) -> list[RunView]:
+        """Runs of ``project`` (all without), oldest first; ``"<entity>/<project>"`` as in W&B."""
+        entity = None
+        if project is not None and project.count("/") == 1:
+            entity, project = project.split("/")
         if project is not None:
             check_project(project)
-        return [RunView(self._store, r, segment_of(self._store, r, None)) for r in self._store.list_runs(project)]
+        return [RunView(self._store, r, segment_of(self._store, r, None)) for r in self._store.list_runs(project)
+                if entity is None or r.entity == entity]
 
     def run(self, ref: str) -> RunView:
-        """``"<id>"``, ``"<project>/<id>"`` or ``"<id>~k"`` (archived branch k)."""
+        """``"<id>"``, ``"<project>/<id>"``, ``"<entity>/<project>/<id>"`` (W&B's run path) or
+        ``"<id>~k"`` (archived branch k)."""
+        if isinstance(ref, str) and ref.count("/") == 2:
+            entity, ref = ref.split("/", 1)
+            view = _open_view(self._store, ref)
+            if view.entity != entity:
+                raise RunNotFoundError(f"run {view.run_id!r} is in entity {view.entity!r}, not {entity!r}")
+            return view
         return _open_view(self._store, ref)
 
 
