@@ -2,7 +2,7 @@
 
 Each acts on the current run (``current.py``). Names a W&B script commonly calls that only make
 sense with W&B's servers (``login``, ``watch``, ``save``, ``alert``) are accepted and do nothing
-but say so once, so such a script runs unchanged and its user knows what was not done.
+but say so (a warning), so such a script runs unchanged and its user knows what was not done.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from .errors import ForkpointError, ForkpointWarning
 from .metrics import MetricDef
 
 Error = ForkpointError  # wandb.Error
-_warned: set[str] = set()
 
 
 def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = None, sync: bool | None = None) -> None:
@@ -46,9 +45,8 @@ def log_artifact(path: str, name: str | None = None, step: int | None = None) ->
 
 
 def _ignored(what: str, why: str) -> None:
-    if what not in _warned:
-        _warned.add(what)
-        warnings.warn(f"forkpoint.{what} is ignored: {why}", ForkpointWarning, stacklevel=3)
+    # Python's warning filters show it once per calling line (a training loop does not flood)
+    warnings.warn(f"forkpoint.{what} is ignored: {why}", ForkpointWarning, stacklevel=3)
 
 
 def login(*args: Any, **kwargs: Any) -> bool:

@@ -6,9 +6,8 @@ log "from 200", putting value i at step i+1 (wandb#10607/#10608). Here each valu
 
 import math
 
-import pytest
-
 import forkpoint
+import pytest
 
 
 def wave(i: int) -> float:

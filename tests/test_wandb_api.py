@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import forkpoint as wandb
+import pytest
 
 
 @pytest.fixture(autouse=True)

@@ -5,15 +5,14 @@ Every test that takes ``store`` runs on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+import forkpoint as wandb
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from PIL import Image as PILImage
-
-import forkpoint as wandb
 from forkpoint import media
 from forkpoint.store import close_store, open_store
+from PIL import Image as PILImage
 
 
 @pytest.fixture(autouse=True)

@@ -5,9 +5,8 @@ Every test runs on SQLite and on PostgreSQL (the ``store`` fixture).
 
 from __future__ import annotations
 
-import pytest
-
 import forkpoint as wandb
+import pytest
 
 
 @pytest.fixture(autouse=True)
