@@ -334,8 +334,6 @@ class Run:
         ref, data = value.to_ref()
         digest = ref["sha256"]
         if digest not in self._blobs:
-            if self._stopped:
-                self._refuse()
             self._store.put_blob(digest, ref["_type"], data, time.time())
             self._blobs.add(digest)
         return ref
@@ -377,18 +375,19 @@ class Run:
         ``step_metric="epoch"`` makes ``epoch`` a step metric of the run (so ``"<id>?epoch=<v>"``
         specs can branch on it) and the x-axis of ``name``; ``step_metric=True`` makes ``name``
         itself one. ``goal`` ("minimize"/"maximize") goes with ``summary="best"``; ``hidden`` and
-        ``step_sync`` are recorded for W&B compatibility (forkpoint's charts do not read them)."""
+        ``step_sync`` are accepted for W&B compatibility (forkpoint's charts do not use them)."""
         d = check_define(name, step_metric, step_sync, hidden, summary, goal, overwrite)
         new_step_metric = step_metric if isinstance(step_metric, str) else name if step_metric is True else None
         if new_step_metric is not None and new_step_metric not in self._step_metrics:
             self._step_metrics.append(new_step_metric)
             with self._store.transaction():
                 self._store.update_run(self.id, step_metrics=self._step_metrics)
-        if self._metrics is None:
-            self._metrics = self.summary._metrics = Metrics()
-        self._metrics.define(d)
-        if d.summary:
-            self._seed(d)
+        if d.summary or self._metrics is not None:  # runs without summaries keep log() as it was
+            if self._metrics is None:
+                self._metrics = self.summary._metrics = Metrics()
+            self._metrics.define(d)
+            if d.summary:
+                self._seed(d)
         return d
 
     def _seed(self, d: MetricDef) -> None:
