@@ -9,7 +9,7 @@ see docs/semantics.md. Where things live: ``branch.py`` (rewind, fork, resume), 
 ``forkpoint.config`` and ``forkpoint.summary`` are the current run's (``current.py``,
 ``wandb_api.py``; docs/wandb.md). The submodules ``run`` and ``config`` stay importable by their
 full names (``from forkpoint.config import ...``); as attributes of the package, those names are
-the current run's, as in W&B.
+the current run's, as in W&B (so ``import forkpoint.run as m`` binds the current run, not the module).
 """
 
 from typing import Any
