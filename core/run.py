@@ -168,9 +168,9 @@ class Run:
         self._segment: SegmentRecord = seg
         self.id: str = rec.id
         self.project: str = rec.project
-        self.name: str = rec.name or rec.id
-        self.tags: list[str] = list(rec.tags)
-        self.notes: str | None = rec.notes
+        self._name: str = rec.name or rec.id
+        self._tags: list[str] = list(rec.tags)
+        self._notes: str | None = rec.notes
         self.entity: str | None = rec.entity
         self.group: str | None = rec.run_group
         self.job_type: str | None = rec.job_type
@@ -218,6 +218,46 @@ class Run:
     @property
     def segment(self) -> int:
         return self._segment.id
+
+    # name, tags and notes can be changed on the live run (``run.name = "..."``), as in W&B
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        if not isinstance(value, str) or not value:
+            raise UsageError(f"run.name={value!r} is not a non-empty str")
+        self._set(name=value)
+        self._name = value
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self._tags)
+
+    @tags.setter
+    def tags(self, value: Any) -> None:
+        if isinstance(value, str) or not all(isinstance(t, str) for t in value):
+            raise UsageError(f"run.tags={value!r} is not a list of str")
+        self._set(tags=list(value))
+        self._tags = list(value)
+
+    @property
+    def notes(self) -> str | None:
+        return self._notes
+
+    @notes.setter
+    def notes(self, value: str | None) -> None:
+        if value is not None and not isinstance(value, str):
+            raise UsageError(f"run.notes={value!r} is not a str")
+        self._set(notes=value)
+        self._notes = value
+
+    def _set(self, **fields: Any) -> None:
+        if self._stopped:
+            self._refuse()
+        with self._store.transaction():
+            self._store.update_run(self.id, **fields)
 
     @property
     def path(self) -> str:

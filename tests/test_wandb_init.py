@@ -41,12 +41,18 @@ def test_module_level_run_log_config_summary(store, api):
     for i in range(3):
         wandb.log({"loss": 1.0 / (i + 1)})
     wandb.summary["best"] = 7
+    wandb.run.name = f"lr-{wandb.config.lr}"  # W&B scripts rename the live run
+    wandb.run.tags = ("baseline", "v2")
+    wandb.run.notes = "first try"
     assert wandb.summary["loss"] == pytest.approx(1 / 3)
     wandb.finish()
     assert wandb.run is None
     v = api.run(f"proj/{run.id}")
     assert v.config == {"lr": 0.1, "batch": 32, "optim": {"name": "adam", "betas": [0.9, 0.99]}}
     assert v.summary["best"] == 7 and len(v.history()) == 3 and v.state == "finished"
+    assert (v.name, v.tags, v.notes) == ("lr-0.1", ["baseline", "v2"], "first try")
+    with pytest.raises(wandb.UsageError, match="run.tags='x' is not a list of str"):
+        run.tags = "x"
     wandb.finish()  # no run: nothing to do, as in W&B
 
 
