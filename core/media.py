@@ -8,7 +8,9 @@ the history holds a small dict that refers to it, in W&B's shape::
     {"_type": "image-file", "sha256": "...", "size": 1234, "format": "png", "width": 8, "height": 8}
 
 So ``history()`` and ``summary`` show the reference, and ``load(ref, source)`` reads the value back
-as the same class (``Image``, ``Histogram`` or ``Table``). The blob is written before the row
+as the same class (``Image``, ``Histogram`` or ``Table``). A list of media (``[Image(a), Image(b)]``,
+common in W&B scripts) is stored as one blob per item and the reference
+``{"_type": "media-list", "items": [ref, ...]}``; ``load`` gives the list back. The blob is written before the row
 refers to it, so a stored reference never points at a missing blob.
 
 NumPy and Pillow are optional: an ``Image`` from an array or a PIL image needs Pillow (PNG
@@ -318,11 +320,26 @@ class Table(Media):
 
 
 _CLASSES: dict[str, Any] = {"image-file": Image, "histogram": Histogram, "table-file": Table}
+LIST_TYPE = "media-list"
+
+
+class MediaList(Media):
+    """A list of media values logged under one key: each item is its own blob."""
+
+    _type = LIST_TYPE
+
+    def __init__(self, items: Sequence[Media]) -> None:
+        self.items = list(items)
 
 
 def is_ref(value: Any) -> bool:
-    """Whether a history value is a media reference."""
-    return isinstance(value, dict) and value.get("_type") in _CLASSES and isinstance(value.get("sha256"), str)
+    """Whether a history value is a media reference (or a list of them)."""
+    if not isinstance(value, dict):
+        return False
+    if value.get("_type") == LIST_TYPE:
+        items = value.get("items")
+        return isinstance(items, list) and all(is_ref(i) and i.get("_type") != LIST_TYPE for i in items)
+    return value.get("_type") in _CLASSES and isinstance(value.get("sha256"), str)
 
 
 def store_of(source: Any) -> Any:
@@ -341,7 +358,7 @@ def store_of(source: Any) -> Any:
 
 def blob(ref: Mapping[str, Any], source: Any) -> bytes:
     """The stored bytes a media reference (a history value) points to."""
-    if not is_ref(ref):
+    if not is_ref(ref) or ref["_type"] == LIST_TYPE:
         raise UsageError(f"{ref!r} is not a media reference: expected a history value such as "
                          "{'_type': 'image-file', 'sha256': ...}")
     store = store_of(source)
@@ -353,9 +370,12 @@ def blob(ref: Mapping[str, Any], source: Any) -> bytes:
     return data
 
 
-def load(ref: Mapping[str, Any], source: Any) -> Image | Histogram | Table:
-    """A media reference read back as the ``Image``, ``Histogram`` or ``Table`` it was logged as.
+def load(ref: Mapping[str, Any], source: Any) -> Any:
+    """A media reference read back as the ``Image``, ``Histogram`` or ``Table`` it was logged as
+    (a list of them for a ``media-list`` reference).
 
     ``source``: the run, ``RunView`` or ``Api`` (or store path/URL) the reference was read from."""
+    if is_ref(ref) and ref["_type"] == LIST_TYPE:
+        return [load(item, source) for item in ref["items"]]
     data = blob(ref, source)
     return _CLASSES[ref["_type"]]._from_blob(data, ref)

@@ -22,7 +22,7 @@ from .branch import Position
 from .config import to_plain
 from .errors import StepError, StepRegressionWarning, StoreError, UsageError
 from .lineage import BranchPoint
-from .media import Media
+from .media import Media, MediaList
 from .metrics import MetricDef, Metrics, check_name, is_rendered, parse_summary
 from .store import MAX_STEP, SegmentRecord, Store
 from .values import FAST_TYPES, normalize
@@ -371,6 +371,8 @@ class Run:
 
     def _put_media(self, value: Media) -> dict[str, Any]:
         """Store the value's blob (once per digest) and return the reference the history keeps."""
+        if isinstance(value, MediaList):
+            return {"_type": value._type, "items": [self._put_media(item) for item in value.items]}
         ref, data = value.to_ref()
         digest = ref["sha256"]
         if digest not in self._blobs:

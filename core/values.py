@@ -18,7 +18,7 @@ import math
 from typing import Any, Mapping
 
 from .errors import UsageError
-from .media import Media
+from .media import Media, MediaList
 
 FAST_TYPES = frozenset({int, float, str})
 RESERVED = frozenset({"_step"})
@@ -77,6 +77,9 @@ def scalar(name: str, value: Any) -> Any:
     """``value`` as a stored scalar (or a ``Media`` value, passed through), else ``UsageError``."""
     if value is None or type(value) in FAST_TYPES or isinstance(value, Media):
         return value
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, Media) and not isinstance(v, MediaList)
+                                                          for v in value):
+        return MediaList(value)  # [Image(a), Image(b)]: W&B's image lists
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, (int, float, str)):  # subclasses (IntEnum, numpy.float64)

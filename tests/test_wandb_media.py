@@ -113,6 +113,20 @@ def test_media_follow_a_rewind_and_a_fork(store, api):
     assert blob_rows(store) == 6 + 2 + 6  # 6 + 2 images, 6 histograms; nothing stored twice
 
 
+def test_a_list_of_images(store, api):
+    with wandb.init("p", store=store) as run:
+        run.log({"examples": [wandb.Image(picture(i), caption=f"#{i}") for i in range(3)]})
+    view = api.run(run.id)
+    (row,) = view.history()
+    ref = row["examples"]
+    assert ref["_type"] == "media-list" and [i["caption"] for i in ref["items"]] == ["#0", "#1", "#2"]
+    assert media.is_ref(ref)
+    got = media.load(ref, view)
+    assert all(np.array_equal(img.to_numpy(), picture(i)) for i, img in enumerate(got))
+    with pytest.raises(wandb.UsageError, match="not a media reference"):
+        media.blob(ref, view)
+
+
 def test_unsupported_value_names_the_key_and_keeps_the_rest(store, api):
     with wandb.init("p", store=store) as run:
         with pytest.raises(wandb.UsageError, match=r"'weird' is object.*other keys were logged at step 0"):
