@@ -92,7 +92,7 @@ def test_wildcard_bind_takes_ip_literals_not_foreign_names(tmp_path):
 
 
 @pytest.mark.parametrize("path, status", [
-    ("/", 200), ("/run/r1", 200), ("/static/app.js", 200), ("/api/runs", 200), ("/api/run/r1", 200),
+    ("/", 200), ("/run/r1", 200), ("/static/js/app.js", 200), ("/api/runs", 200), ("/api/run/r1", 200),
     ("/api/run/nosuch", 404), ("/nosuch/page", 404), ("/api/run/r1/series", 400),
 ])
 def test_security_headers_on_every_response(ui, path, status):
@@ -203,4 +203,4 @@ def test_a_store_that_breaks_under_the_server_answers_500_with_the_store_named(u
     assert status == 500 and headers["content-type"] == "application/json"
     err = json.loads(body)["error"]
     assert str(path) in err and "cannot be read" in err
-    assert request(url, "/static/app.js")[0] == 200
+    assert request(url, "/static/js/app.js")[0] == 200
