@@ -45,7 +45,7 @@ from ..errors import SpecError, StoreError
 from .downsample import minmax
 
 STATIC = Path(__file__).with_name("static")
-PAGES = re.compile(r"^/(?:run/[^/]+|compare)?/?$")
+PAGES = re.compile(r"^/(?:run/[^/]+|p/[^/]+|compare)?/?$")
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",

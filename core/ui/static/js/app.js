@@ -2,7 +2,8 @@
 import { comparePage } from "./compare.js";
 import { h } from "./dom.js";
 import { runPage } from "./run.js";
-import { runsPage } from "./runs.js";
+import { projectPage } from "./project.js";
+import { projectsPage } from "./projects.js";
 
 const app = document.getElementById("app");
 
@@ -13,7 +14,8 @@ async function route() {
     if (path.startsWith("/compare")) {
       return await comparePage(app, (new URLSearchParams(location.search).get("runs") || "").split(",").filter(Boolean));
     }
-    return await runsPage(app);
+    if (path.startsWith("/p/")) return await projectPage(app, path.slice(3).replace(/\/$/, ""));
+    return await projectsPage(app);
   } catch (err) {
     app.replaceChildren(h("div", { className: "box", id: "error" }, err.message));
   }

@@ -2,8 +2,8 @@
 import * as api from "./api.js";
 import { fmt, h, KINDS, pointLink, runLink, stateClass } from "./dom.js";
 
-export async function runsPage(app) {
-  const { runs } = await api.runs();
+export async function runsPage(app, project) {
+  const { runs } = await api.runs(project);
   const metricKeys = [...new Set(runs.flatMap((r) => Object.keys(r.summary)))].slice(0, 4);
   const cols = [["name", "name"], ["id", "id"], ["project", "project"], ["state", "state"], ["kind", "kind"],
     ["last_step", "last step"], ...metricKeys.map((k) => ["summary." + k, k]), ["parent", "parent"], ["created_at", "created"]];
