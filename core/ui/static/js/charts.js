@@ -34,3 +34,38 @@ export function chart(el, key, series, marks) {
     axes: [{}, { size: 60 }],
   }, data, panel);
 }
+
+// The chart grid every page uses (workspace, run page, compare). STUB: one panel per key via
+// /api/run/<ref>/series, run by run; to be replaced by the full grid (issue 15).
+//   runs: [{id, label?, color?}]  keys: metric keys (default: every key of the runs, fetched)
+//   options.marks: draw branch points; options.inheritedGrey: the first run's inherited part in grey
+// Returns {setRuns(runs), refresh(), destroy()}. The container gets data-ready="1" when drawn.
+export function chartGrid(container, runs, keys, options = {}) {
+  let current = runs;
+  const draw = async () => {
+    delete container.dataset.ready;
+    container.replaceChildren();
+    const api = await import("./api.js");
+    const { colorOf } = await import("./dom.js");
+    let ks = keys;
+    if (!ks) ks = [...new Set((await Promise.all(current.map((r) => api.run(r.id)))).flatMap((r) => r.keys))].sort();
+    for (const key of ks) {
+      const series = [];
+      let marks = [];
+      for (const [i, r] of current.entries()) {
+        const got = await api.series(r.id, key).catch(() => null);
+        if (!got) continue;
+        if (i === 0 && options.marks) marks = got.branch_points;
+        for (const s of got.series) {
+          const grey = options.inheritedGrey && i === 0 && s.part === "inherited";
+          series.push({ label: s.label, steps: s.steps, values: s.values, color: grey ? "#9ca3af" : (r.color || colorOf(r.id)),
+            dash: s.part === "inherited" ? [6, 4] : undefined });
+        }
+      }
+      chart(container, key, series, marks);
+    }
+    container.dataset.ready = "1";
+  };
+  const ready = draw();
+  return { ready, setRuns: (rs) => { current = rs; return draw(); }, refresh: draw, destroy: () => container.replaceChildren() };
+}

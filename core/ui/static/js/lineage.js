@@ -14,3 +14,11 @@ export function treeList(nodes, current) {
     return li;
   }));
 }
+
+// The lineage graph (issue 15: the centre of the UI). STUB: a list of the graph's nodes; to be
+// replaced by an SVG tree/DAG.
+//   graph: /api/lineage's {nodes, edges}; options: {current, onOpen(id), onSelect(ids)}
+export function lineageGraph(container, graph, options = {}) {
+  container.replaceChildren(h("ul", { className: "tree" }, graph.nodes.map((n) =>
+    h("li", { className: n.id === options.current ? "current" : "", dataset: { node: n.id } }, runLink(n.id)))));
+}
