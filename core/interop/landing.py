@@ -80,6 +80,26 @@ def scalar(value: Any) -> Any:
     return None
 
 
+def flatten(key: str, value: Any, out: dict[str, Any], skipped: dict[str, int],
+            decode: Callable[[Any], Any] | None = None) -> None:
+    """A source's value under ``key`` into the row ``out``: nested dicts flattened with ``/``;
+    media and other typed values (a dict with ``_type``) and lists are left out and counted in
+    ``skipped``. ``decode`` first turns a source's encoding of a leaf into a plain value."""
+    if isinstance(value, dict):
+        if "_type" in value:
+            what = f"{value['_type']} values"
+            skipped[what] = skipped.get(what, 0) + 1
+            return
+        for k, v in value.items():
+            flatten(f"{key}/{k}" if key else k, v, out, skipped, decode)
+        return
+    got = scalar(decode(value) if decode else value)
+    if got is None and value is not None:
+        skipped["list values"] = skipped.get("list values", 0) + 1
+        return
+    out[key] = got
+
+
 def land(store: Store, fmt: str, incoming: Iterable[Incoming]) -> list[Landed]:
     """Write every incoming run (forks after their parents); returns one ``Landed`` per run."""
     batch = list(incoming)

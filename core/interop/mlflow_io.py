@@ -7,7 +7,10 @@ time); params are the config flattened with ``.``; lineage is in tags (``forkpoi
 (``mlflow.parentRunId``) of its parent, an archived branch a child of its run. Config, summary and
 lineage are also logged whole as the artifact ``forkpoint/run.json``, which the importer reads back.
 MLflow metrics are numbers: string values are left out (counted in the notes), keys MLflow refuses
-are renamed (``_`` for each refused character).
+are renamed (``_`` for each refused character). Media: an image is logged with
+``log_image(key=, step=)`` (MLflow's step-keyed images, shown in its image panel); a histogram or
+a table is an artifact per step, ``histograms/<key>/step_<N>.json`` (``{"bins", "counts"}``) and
+``tables/<key>/step_<N>.json`` (MLflow's ``log_table`` format); a media list gives one per item.
 
 DEST: a tracking URI (``sqlite:///...``, ``file:///...``), a ``.db`` path (SQLite) or a directory
 (``DEST/mlflow.db``; artifacts beside it). MLflow 3 refuses plain file stores unless
@@ -24,9 +27,10 @@ import re
 import tempfile
 from typing import Any, Iterator
 
+from ..media import is_ref
 from .landing import Incoming, project_name
 from .peers import need
-from .units import InteropError, Unit
+from .units import InteropError, Unit, media_items
 
 RUN_ARTIFACT = "forkpoint/run.json"
 _BAD_KEY_CHARS = re.compile(r"[^\w\-. /:]")
@@ -143,6 +147,9 @@ def export(units: list[Unit], dest: str) -> tuple[list[str], list[str]]:
             for k, v in row.items():
                 if k == "_step" or v is None:
                     continue
+                if is_ref(v):
+                    _log_media(client, rid, u, k, v, step)
+                    continue
                 if isinstance(v, str):
                     dropped["string values (MLflow metrics are numbers)"] = \
                         dropped.get("string values (MLflow metrics are numbers)", 0) + 1
@@ -166,6 +173,20 @@ def export(units: list[Unit], dest: str) -> tuple[list[str], list[str]]:
         if parent in made:
             client.log_batch(made[u.id], tags=[RunTag("mlflow.parentRunId", made[parent])])
     return [made[u.id] for u in units], _notes(renamed, dropped)
+
+
+def _log_media(client: Any, rid: str, u: Unit, key: str, value: dict[str, Any], step: int) -> None:
+    for tag, ref in media_items(key, value):
+        got = u.load(ref)
+        # MLflow's key characters; no empty, "." or ".." path parts (artifact paths are file paths)
+        safe = "/".join(p if p not in ("", ".", "..") else "_" for p in re.sub(r"[^A-Za-z0-9_./ -]", "_", tag).split("/"))
+        if ref["_type"] == "image-file":
+            client.log_image(rid, got.to_pil(), key=safe, step=step)
+        elif ref["_type"] == "histogram":
+            client.log_dict(rid, {"bins": got.bins, "counts": got.histogram}, f"histograms/{safe}/step_{step}.json")
+        else:
+            client.log_table(rid, data={c: [row[i] for row in got.data] for i, c in enumerate(got.columns)},
+                             artifact_file=f"tables/{safe}/step_{step}.json")
 
 
 def _notes(renamed: dict[str, str], dropped: dict[str, int]) -> list[str]:

@@ -4,7 +4,9 @@
 column per key, empty where a row has no value for that key. ``DEST/lineage.parquet`` (``.csv``)
 has one row per exported unit: id, run id, project, name, kind, state, archived, parent
 (``"<id>?_step=N"``), parent run, branch step, tags, notes, created_at, the table's file, and
-config and summary as JSON text.
+config and summary as JSON text. Media values (images, histograms, tables) are written once per
+blob under ``DEST/<project>/media/`` (``<sha256>.png``, ``.json``...) and their cell holds that
+file's path relative to DEST (a media list: a JSON list of paths).
 
 Both are written window by window (Parquet as one row group per window), so memory stays flat.
 A Parquet column needs one type before the first row group: a first pass over the history picks it
@@ -18,8 +20,9 @@ import json
 import os
 from typing import Any
 
+from ..media import is_ref
 from .peers import need
-from .units import InteropError, Unit
+from .units import InteropError, MediaFiles, Unit
 
 LINEAGE_COLUMNS = ["id", "run_id", "project", "name", "kind", "state", "archived", "parent", "parent_run",
                    "branch_step", "tags", "notes", "created_at", "file", "config", "summary"]
@@ -43,10 +46,11 @@ def export(units: list[Unit], dest: str, fmt: str) -> tuple[list[str], list[str]
     lineage_rows = []
     for u, path in zip(units, targets):
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        files = MediaFiles(u.store, dest, os.path.join(u.project, "media"))
         if fmt == "parquet":
-            _write_parquet(u, path)
+            _write_parquet(u, path, files)
         else:
-            _write_csv(u, path)
+            _write_csv(u, path, files)
         lin = u.lineage()
         lin.update(tags=json.dumps(lin["tags"]), file=os.path.relpath(path, dest),
                    config=json.dumps(u.view.config, default=str), summary=json.dumps(u.view.summary, default=str))
@@ -69,14 +73,21 @@ def _lineage_schema(pa: Any) -> Any:
     return pa.schema([(c, types.get(c, pa.string())) for c in LINEAGE_COLUMNS])
 
 
-def _write_csv(u: Unit, path: str) -> None:
+def _csv_cell(v: Any, files: MediaFiles) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(v)
+    return files.cell(v) if is_ref(v) else v
+
+
+def _write_csv(u: Unit, path: str, files: MediaFiles) -> None:
     cols = ["_step", *u.metric_keys()]
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(cols)
         for batch in u.row_batches():
-            w.writerows([("" if (v := row.get(c)) is None else repr(v) if isinstance(v, float) else v) for c in cols]
-                        for row in batch)
+            w.writerows([_csv_cell(row.get(c), files) for c in cols] for row in batch)
 
 
 def _column_types(u: Unit, pa: Any) -> dict[str, Any]:
@@ -89,7 +100,7 @@ def _column_types(u: Unit, pa: Any) -> dict[str, Any]:
     out = {}
     for k in u.metric_keys():
         kinds = seen.get(k, set())
-        if not kinds or str in kinds:
+        if not kinds or str in kinds or dict in kinds:  # media values: the path of their file
             out[k] = pa.string()
         elif kinds == {bool}:
             out[k] = pa.bool_()
@@ -100,13 +111,13 @@ def _column_types(u: Unit, pa: Any) -> dict[str, Any]:
     return out
 
 
-def _cell(v: Any, as_text: bool) -> Any:
+def _cell(v: Any, as_text: bool, files: MediaFiles) -> Any:
     if v is None or not as_text or isinstance(v, str):
         return v
-    return json.dumps(v)
+    return files.cell(v) if is_ref(v) else json.dumps(v)
 
 
-def _write_parquet(u: Unit, path: str) -> None:
+def _write_parquet(u: Unit, path: str, files: MediaFiles) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -118,5 +129,5 @@ def _write_parquet(u: Unit, path: str) -> None:
             arrays = [pa.array([r["_step"] for r in batch], pa.int64())]
             for k, t in types.items():
                 as_text = k in text
-                arrays.append(pa.array([_cell(r.get(k), as_text) for r in batch], t))
+                arrays.append(pa.array([_cell(r.get(k), as_text, files) for r in batch], t))
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))

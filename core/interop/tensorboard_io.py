@@ -6,6 +6,9 @@ float64 scalar tensors with the scalars plugin's metadata (what ``tf.summary.sca
 so the precision of the stored value is kept), strings become text summaries; the tag is the metric
 key. A fork's directory holds its inherited prefix, so its curve is whole. The run's lineage,
 config and summary go in one text summary, ``forkpoint/run`` (JSON), at the unit's first step.
+Media go to TensorBoard's own panels: an image as an image summary (its stored PNG/JPEG bytes), a
+histogram as a histogram summary (its bins and counts), a table as a text summary holding a
+Markdown table (which the text panel renders); a media list as one tag per item (``key/0``, ...).
 TensorBoard has no per-point wall time in forkpoint's terms: every event carries the run's
 creation time.
 
@@ -20,11 +23,13 @@ from __future__ import annotations
 import json
 import os
 from functools import partial
+from itertools import pairwise
 from typing import Any
 
+from ..media import is_ref
 from .landing import Incoming, project_name
 from .peers import need
-from .units import InteropError, Unit
+from .units import InteropError, Unit, media_items
 
 META_TAG = "forkpoint/run"
 
@@ -78,6 +83,9 @@ def export(units: list[Unit], dest: str) -> tuple[list[str], list[str]]:
                 for k, v in row.items():
                     if k == "_step" or v is None:
                         continue
+                    if is_ref(v):
+                        values.extend(_media_values(u, k, v, summary_pb2, text_md, shape))
+                        continue
                     if isinstance(v, str):
                         t = TensorProto(dtype=DT_STRING, tensor_shape=shape, string_val=[v.encode("utf-8")])
                         md = text_md
@@ -98,6 +106,41 @@ def export(units: list[Unit], dest: str) -> tuple[list[str], list[str]]:
             writer.close()
         out.append(d)
     return out, []
+
+
+def _media_values(u: Unit, key: str, value: dict[str, Any], summary_pb2: Any, text_md: Any, shape: Any) -> list[Any]:
+    """Summary values for one media value, in the shapes TensorBoard's image, histogram and text
+    panels read (TF1's ``Summary.Image`` and ``HistogramProto``, which TensorBoard still loads)."""
+    from tensorboard.compat.proto import tensor_pb2, types_pb2
+
+    Value = summary_pb2.Summary.Value
+    out = []
+    for tag, ref in media_items(key, value):
+        got = u.load(ref)
+        if ref["_type"] == "image-file":
+            channels = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}.get(got.to_pil().mode, 3)
+            out.append(Value(tag=tag, image=summary_pb2.Summary.Image(
+                height=got.height or 0, width=got.width or 0, colorspace=channels, encoded_image_string=got.data)))
+        elif ref["_type"] == "histogram":
+            edges, counts = got.bins, got.histogram
+            mids = [(a + b) / 2 for a, b in pairwise(edges)]
+            out.append(Value(tag=tag, histo=summary_pb2.HistogramProto(
+                min=edges[0], max=edges[-1], num=sum(counts), sum=sum(c * m for c, m in zip(counts, mids)),
+                sum_squares=sum(c * m * m for c, m in zip(counts, mids)), bucket_limit=edges[1:], bucket=counts)))
+        else:
+            md = _markdown_table(got.columns, got.data)
+            out.append(Value(tag=tag, metadata=text_md, tensor=tensor_pb2.TensorProto(
+                dtype=types_pb2.DT_STRING, tensor_shape=shape, string_val=[md.encode("utf-8")])))
+    return out
+
+
+def _markdown_table(columns: list[str], data: list[list[Any]]) -> str:
+    def cell(v: Any) -> str:
+        return "" if v is None else str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in data]
+    return "\n".join(lines)
 
 
 # -- import -------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import os
 import sqlite3
 from typing import Any, Iterator
 
-from .landing import Incoming, project_name, scalar
+from .landing import Incoming, flatten, project_name
 from .units import InteropError
 
 _TRACKIO_KEYS = frozenset({"_Username", "_Created", "_Group"})  # trackio's own entries in a run's config
@@ -83,7 +83,7 @@ def _read_db(db: str, project: str, skipped: dict[str, int]) -> list[Incoming]:
                 skipped["system metrics rows"] = skipped.get("system metrics rows", 0) + n_sys
         for r in runs:  # media and other non-scalar values, counted up front
             for (text,) in conn.execute(f"SELECT metrics FROM metrics WHERE {by} = ?", (r["ident"],)):
-                _flatten("", json.loads(text), {}, skipped)
+                flatten("", json.loads(text), {}, skipped, _decode)
     finally:
         conn.close()
     out = []
@@ -96,7 +96,7 @@ def _read_db(db: str, project: str, skipped: dict[str, int]) -> list[Incoming]:
             c = _connect(db)
             try:
                 for step, text in c.execute(f"SELECT step, metrics FROM metrics WHERE {by} = ? ORDER BY id", (ident,)):
-                    _flatten("", json.loads(text), by_step.setdefault(int(step), {}), {})
+                    flatten("", json.loads(text), by_step.setdefault(int(step), {}), {}, _decode)
             finally:
                 c.close()
             for s in sorted(by_step):
@@ -114,19 +114,3 @@ def _decode(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _decode(v) for k, v in value.items()}
     return value
-
-
-def _flatten(prefix: str, value: Any, out: dict[str, Any], skipped: dict[str, int]) -> None:
-    if isinstance(value, dict):
-        if "_type" in value:
-            what = f"{value['_type']} values"
-            skipped[what] = skipped.get(what, 0) + 1
-            return
-        for k, v in value.items():
-            _flatten(f"{prefix}{k}" if not prefix else f"{prefix}/{k}", v, out, skipped)
-        return
-    got = scalar(_decode(value))
-    if got is None and value is not None:
-        skipped["list values"] = skipped.get("list values", 0) + 1
-        return
-    out[prefix] = got

@@ -10,10 +10,12 @@ row, so sparse or huge step numbers cost a few small queries, not one read per e
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
+from .. import media
 from ..api import Api, RunView
 from ..errors import ForkpointError, RunNotFoundError
 from ..store import Range, Store
@@ -58,6 +60,10 @@ class Unit:
         """Every key of the stitched history, sorted."""
         return sorted({k for r in self.view.ranges() for k in self.store.keys(r.segment)})
 
+    def load(self, ref: dict[str, Any]) -> Any:
+        """A media reference of this unit's history as the ``Image``/``Histogram``/``Table`` (or list)."""
+        return media.load(ref, self.store)
+
     def rows(self, window: int = ROWS_PER_WINDOW) -> Iterator[dict[str, Any]]:
         """The stitched history, row by row in step order, read ``window`` rows at a time."""
         for r in self.view.ranges():
@@ -68,6 +74,41 @@ class Unit:
         where every step has a row)."""
         for r in self.view.ranges():
             yield from _range_batches(self.store, r, window)
+
+
+class MediaFiles:
+    """Media of exported rows as files, for the formats that have no media of their own (CSV,
+    Parquet): each blob is written once, as ``<dir>/<sha256>.<ext>`` (``png``/``jpeg``/... for an
+    image, ``json`` for a histogram or table), and the cell holds its path relative to the export's
+    DEST; a media list becomes a JSON list of such paths."""
+
+    def __init__(self, store: Store, dest: str, folder: str) -> None:
+        self.store, self.dest, self.folder = store, dest, folder
+        self.written: set[str] = set()
+
+    def cell(self, value: dict[str, Any]) -> str:
+        if value.get("_type") == media.LIST_TYPE:
+            return json.dumps([self._file(item) for item in value["items"]])
+        return self._file(value)
+
+    def _file(self, ref: dict[str, Any]) -> str:
+        ext = (ref.get("format") or "png") if ref["_type"] == "image-file" else "json"
+        rel = os.path.join(self.folder, f"{ref['sha256']}.{ext}")
+        if rel not in self.written:
+            path = os.path.join(self.dest, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(media.blob(ref, self.store))
+            self.written.add(rel)
+        return rel
+
+
+def media_items(key: str, value: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``(tag, ref)`` per item of a media value: the key itself, or ``key/0``, ``key/1``... for a list
+    (for formats whose tags hold one media value each)."""
+    if value.get("_type") == media.LIST_TYPE:
+        return [(f"{key}/{i}", item) for i, item in enumerate(value["items"])]
+    return [(key, value)]
 
 
 def _range_batches(store: Store, r: Range, window: int) -> Iterator[list[dict[str, Any]]]:

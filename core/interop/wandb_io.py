@@ -2,7 +2,9 @@
 
 Export: for each run head and archived branch, ``wandb.init(mode="offline", dir=DEST)`` with the
 run's id, name, tags, notes and config, one ``run.log(row, step=s)`` per stitched history row, the
-summary, and ``finish`` (exit code 1 for a crashed run). The result is what any offline run leaves
+summary, and ``finish`` (exit code 1 for a crashed run). Media values are logged as the W&B
+objects they stand for (``wandb.Image``, ``wandb.Histogram``, ``wandb.Table``; a media list as a
+list), so wandb writes its own media files. The result is what any offline run leaves
 (``DEST/wandb/offline-run-<time>-<id>/run-<id>.wandb``), so ``wandb sync DEST/wandb/offline-run-*``
 uploads it. Nothing leaves the machine: wandb runs offline. A fork carries its lineage in its
 config under ``forkpoint``: ``fork_from`` (``"<parent>?_step=N"``, the ``wandb.init`` argument that
@@ -25,8 +27,9 @@ import re
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from ..media import Histogram, Image, is_ref
 from . import wandb_log
-from .landing import Incoming, project_name, scalar
+from .landing import Incoming, flatten, project_name
 from .peers import need
 from .units import InteropError, Unit
 
@@ -91,8 +94,8 @@ def export(units: list[Unit], dest: str) -> tuple[list[str], list[str]]:
             try:
                 for row in u.rows():
                     step = row.pop("_step")
-                    run.log(row, step=step)
-                run.summary.update(v.summary)
+                    run.log({k: _to_wandb(wandb, u, v) if is_ref(v) else v for k, v in row.items()}, step=step)
+                run.summary.update({k: x for k, x in v.summary.items() if not is_ref(x)})  # wandb summarises media itself
             except BaseException:
                 run.finish(exit_code=1)
                 raise
@@ -104,6 +107,22 @@ def export(units: list[Unit], dest: str) -> tuple[list[str], list[str]]:
             out.append(found[-1])
     notes = [f"W&B: run ids with characters W&B refuses were written with '_': {', '.join(renamed)}"] if renamed else []
     return out, notes
+
+
+def _to_wandb(wandb: Any, u: Unit, ref: dict[str, Any]) -> Any:
+    """A media reference as the W&B object it stands for (a list of them for a media list)."""
+    got = u.load(ref)
+    if isinstance(got, list):
+        return [_wandb_value(wandb, g) for g in got]
+    return _wandb_value(wandb, got)
+
+
+def _wandb_value(wandb: Any, got: Any) -> Any:
+    if isinstance(got, Image):
+        return wandb.Image(got.to_pil(), caption=got.caption)
+    if isinstance(got, Histogram):
+        return wandb.Histogram(np_histogram=(got.histogram, got.bins))
+    return wandb.Table(columns=got.columns, data=got.data)
 
 
 # -- import -------------------------------------------------------------------------------------
@@ -134,22 +153,6 @@ def _nest(items: Any) -> dict[str, Any]:
             node = child
         node[path[-1]] = _value(item)
     return out
-
-
-def _flatten(key: str, value: Any, out: dict[str, Any], skipped: dict[str, int]) -> None:
-    if isinstance(value, dict):
-        if "_type" in value:
-            what = f"{value['_type']} values"
-            skipped[what] = skipped.get(what, 0) + 1
-            return
-        for k, v in value.items():
-            _flatten(f"{key}/{k}", v, out, skipped)
-        return
-    got = scalar(value)
-    if got is None and value is not None:
-        skipped["list values"] = skipped.get("list values", 0) + 1
-        return
-    out[key] = got
 
 
 def read(source: str, project: str | None = None) -> tuple[list[Incoming], list[str]]:
@@ -195,7 +198,7 @@ def _read_one(path: str, project: str | None, skipped: dict[str, int]) -> Incomi
         elif kind == "history":  # counted here: the history itself is read when the run is written
             for k, v in _nest(rec.history.item).items():
                 if k not in _SKIP_KEYS:
-                    _flatten(k, v, {}, skipped)
+                    flatten(k, v, {}, skipped)
         elif kind == "exit":
             exit_code = rec.exit.exit_code
         elif kind in ("output", "output_raw", "stats", "artifact", "use_artifact", "tbrecord"):
@@ -212,7 +215,7 @@ def _read_one(path: str, project: str | None, skipped: dict[str, int]) -> Incomi
     flat_summary: dict[str, Any] = {}
     for k, v in summary.items():
         if k not in _SKIP_KEYS and not k.startswith("_wandb"):
-            _flatten(k, v, flat_summary, {})
+            flatten(k, v, flat_summary, {})
     if run_rec.branch_point.run and lineage is None:
         skipped["fork_from branch points (the parent is on the W&B server)"] = \
             skipped.get("fork_from branch points (the parent is on the W&B server)", 0) + 1
@@ -226,7 +229,7 @@ def _read_one(path: str, project: str | None, skipped: dict[str, int]) -> Incomi
             step = int(values.get("_step", rec.history.step.num))
             for key, value in values.items():
                 if key not in _SKIP_KEYS:
-                    _flatten(key, value, row, {})
+                    flatten(key, value, row, {})
             yield step, row
 
     run_dir = os.path.basename(os.path.dirname(os.path.abspath(path)))
