@@ -24,7 +24,7 @@ from typing import Any, Sequence, TextIO
 
 from .api import Api, RunView
 from .errors import ForkpointError
-from .gc import collect
+from .gc import collect, collect_media
 from .interop.cli import add_parsers as add_interop_parsers
 from .store import open_store, resolve_url
 
@@ -199,12 +199,15 @@ def cmd_ui(api: Api, args: argparse.Namespace) -> None:
 
 def cmd_gc(api: Api, args: argparse.Namespace) -> None:
     # gc writes, so it opens the store itself; reading and refusing a missing store went through Api
-    dropped = collect(open_store(api.url), args.run, args.project, dry_run=args.dry_run)
+    store = open_store(api.url)
+    dropped = collect(store, args.run, args.project, dry_run=args.dry_run)
+    blobs = collect_media(store, dry_run=args.dry_run, dropping=dropped if args.dry_run else ())
     verb = "would drop" if args.dry_run else "dropped"
     for a in dropped:
         sys.stdout.write(f"{verb} {printable(a.ref)}: {a.points} points, {a.bytes} bytes\n")
     total = sum(a.bytes for a in dropped)
     sys.stdout.write(f"{verb} {len(dropped)} archived branch(es), {total} bytes\n")
+    sys.stdout.write(f"{verb} {blobs.count} media blob(s) nothing refers to any more, {blobs.bytes} bytes\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,16 +7,26 @@ or the rewound run itself up to its branch step) is kept. ``dry_run=True`` (the 
 ``--dry-run``) says what would go and how much, and drops nothing. A rewound run whose archived
 branch was dropped keeps ``kind == "rewind"``; its ``parent`` is None from then on (the branch it
 left no longer exists).
+
+``collect_media`` then drops media blobs that no stored history refers to any more: those only
+the dropped branches logged, and those a process stored before it died without writing the row
+that refers to them. A blob stored (or stored again) in the last ``MEDIA_GRACE`` seconds is kept:
+a live run stores a blob before the row that refers to it reaches the store.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Any, Iterable
 
 from . import lineage
 from .branch import get_run
 from .errors import UsageError
+from .media import LIST_TYPE, is_ref
 from .store import Store
+
+MEDIA_GRACE = 3600.0  # seconds: far longer than a row waits in a live writer (flush interval, back-pressure)
 
 
 @dataclass
@@ -55,3 +65,34 @@ def collect(store: Store, run_id: str | None = None, project: str | None = None,
             for a in out:
                 store.delete_segment(a.segment)
     return out
+
+
+@dataclass
+class Blobs:
+    """Media blobs that ``collect_media`` dropped (or would drop)."""
+
+    count: int
+    bytes: int
+
+
+def collect_media(store: Store, *, dry_run: bool = False, grace: float = MEDIA_GRACE,
+                  dropping: Iterable[Archived] = ()) -> Blobs:
+    """Drop the media blobs no history value refers to, except those stored in the last ``grace``
+    seconds. Reads every media reference in the store (gc is rare; it never runs on the write path).
+    ``dropping``: branches a dry run of ``collect`` would drop, counted as gone already."""
+    with store.transaction():
+        referenced = set(_digests(store.blob_references(skip={a.segment for a in dropping})))
+        young = time.time() - grace
+        gone = [(d, n) for d, n, t in store.blobs() if d not in referenced and t < young]
+        if gone and not dry_run:
+            store.delete_blobs(d for d, _ in gone)
+    return Blobs(len(gone), sum(n for _, n in gone))
+
+
+def _digests(values: Iterable[Any]) -> Iterable[str]:
+    for v in values:
+        if is_ref(v):
+            if v["_type"] == LIST_TYPE:
+                yield from (item["sha256"] for item in v["items"])
+            else:
+                yield v["sha256"]

@@ -47,3 +47,60 @@ def test_gc_and_export_import_from_the_command_line(tmp_path, capsys):
     assert any(p.suffix == ".csv" for p in (tmp_path / "out").rglob("*"))
     assert main(["--store", str(tmp_path / "nothing-here.db"), "gc"]) == 1  # a reader never creates a store
     assert not (tmp_path / "nothing-here.db").exists()
+
+
+def _image(tone: int):
+    import numpy as np
+
+    return forkpoint.Image(np.full((4, 4, 3), tone, np.uint8))
+
+
+def test_gc_drops_media_only_dropped_branches_refer_to(store):
+    """A blob logged only on an archived branch goes with it; a blob the visible history (or a fork)
+    still shows stays; a young unreferenced blob (its row may be on its way) stays; the dry run
+    counts the blobs the branches would take with them."""
+    from forkpoint.gc import collect_media
+    from forkpoint.media import load
+
+    with forkpoint.init(store=store, project="g", id="m", quiet=True) as run:
+        for i in range(6):
+            run.log({"img": _image(i), "shared": _image(100)})
+    with forkpoint.init(store=store, resume_from="m?_step=2", quiet=True) as run:  # its step 3 becomes m~2
+        run.log({"img": _image(50), "shared": _image(100)}, step=3)
+    with forkpoint.init(store=store, resume_from="m?_step=2", quiet=True) as run:
+        run.log({"img": _image(60), "shared": _image(100)}, step=3)
+    st = open_store(store)
+    # a blob whose row never came (its process died in between): unreferenced, but young
+    orphan, orphan_data = _image(77).to_ref()
+    st.put_blob(orphan["sha256"], "image-file", orphan_data, 0.0)  # stored long ago
+    young, data = _image(78).to_ref()
+    st.put_blob(young["sha256"], "image-file", data, __import__("time").time())
+    plan = collect(st, "m", dry_run=True)
+    assert [a.ref for a in plan] == ["m~2"]  # m~1 (steps 0..5) stays: the run reads its steps 0..2
+    # grace 0: image 50 (only m~2 showed it), the orphan and the young blob
+    assert collect_media(st, dry_run=True, dropping=plan, grace=0).count == 3
+    assert collect_media(st, dry_run=True, grace=0).count == 2  # without the branch's drop
+    collect(st, "m")
+    got = collect_media(st)  # the default grace keeps what was stored in the last hour
+    assert (got.count, got.bytes) == (1, len(orphan_data))
+    assert st.get_blob(orphan["sha256"]) is None and st.get_blob(young["sha256"]) is not None
+    assert st.get_blob(_image(50).to_ref()[0]["sha256"]) is not None
+    assert collect_media(st, grace=0).count == 2  # image 50 and the young blob, once nothing waits
+    api = forkpoint.Api(store)
+    rows = api.run("m").history()
+    assert [load(r["img"], api).to_numpy()[0, 0, 0] for r in rows] == [0, 1, 2, 60]  # every visible image loads
+    assert all(load(r["shared"], api).to_numpy()[0, 0, 0] == 100 for r in rows)
+    assert collect_media(st, grace=0).count == 0
+
+
+def test_a_blob_logged_again_is_young_again(store):
+    """put_blob of a digest stored long ago renews its time: a run that logs an image an old,
+    dropped branch also had must not lose it to a gc before its row is written."""
+    from forkpoint.gc import collect_media
+
+    st = open_store(store)
+    ref, data = _image(9).to_ref()
+    st.put_blob(ref["sha256"], "image-file", data, 0.0)
+    assert collect_media(st, dry_run=True).count == 1
+    st.put_blob(ref["sha256"], "image-file", data, __import__("time").time())
+    assert collect_media(st).count == 0 and st.get_blob(ref["sha256"]) == data

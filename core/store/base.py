@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 INF_STEP = 2**62  # "no upper bound" in step ranges
 MAX_STEP = INF_STEP - 1  # the largest step a row may have (log() refuses larger ones)
@@ -172,10 +172,24 @@ class Store(ABC):
     @abstractmethod
     def put_blob(self, digest: str, kind: str, data: bytes, now: float) -> None:
         """Store ``data`` under its sha256 ``digest`` (durably, in its own transaction); a digest
-        stored already is left as it is (content-addressed: same digest, same bytes)."""
+        stored already keeps its bytes (content-addressed: same digest, same bytes) and gets
+        ``created_at = now``: ``gc`` spares young blobs, whose rows may still be on their way."""
     @abstractmethod
     def get_blob(self, digest: str) -> bytes | None:
         """The bytes stored under ``digest``, or None."""
+
+    @abstractmethod
+    def blobs(self) -> list[tuple[str, int, float]]:
+        """``(digest, size, created_at)`` of every stored blob."""
+
+    @abstractmethod
+    def blob_references(self, skip: Iterable[int] = ()) -> Iterator[Any]:
+        """Every JSON-encoded history value that may refer to a blob (media references), block by
+        block, but those of the segments in ``skip``."""
+
+    @abstractmethod
+    def delete_blobs(self, digests: Iterable[str]) -> None:
+        """Delete these blobs (inside the caller's transaction)."""
 
     def lock_run(self, run_id: str) -> None:
         """Lock the run's row until the transaction ends (before deciding who may write it)."""

@@ -488,8 +488,24 @@ class SQLStore(Store):
     def put_blob(self, digest: str, kind: str, data: bytes, now: float) -> None:
         with self.transaction():
             self._x("INSERT INTO media (sha256, kind, size, data, created_at) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT DO NOTHING", (digest, kind, len(data), data, now))
+                    "ON CONFLICT (sha256) DO UPDATE SET created_at = excluded.created_at", (digest, kind, len(data), data, now))
 
     def get_blob(self, digest: str) -> bytes | None:
         row = self._x("SELECT data FROM media WHERE sha256 = ?", (digest,)).fetchone()
         return None if row is None else bytes(row[0])
+
+    def blobs(self) -> list[tuple[str, int, float]]:
+        return [(d, int(n), float(t)) for d, n, t in self._x("SELECT sha256, size, created_at FROM media").fetchall()]
+
+    def blob_references(self, skip: Iterable[int] = ()) -> Iterator[Any]:
+        # media references are JSON values ("j" blocks); a block without "sha256" holds none
+        skipped = set(skip)
+        cur = self._x("SELECT segment, vals FROM blocks WHERE enc = 'j'")
+        while chunk := cur.fetchmany(500):
+            for segment, vals in chunk:
+                data = bytes(vals)
+                if segment not in skipped and b'"sha256"' in data:
+                    yield from json.loads(data)
+
+    def delete_blobs(self, digests: Iterable[str]) -> None:
+        self._xm("DELETE FROM media WHERE sha256 = ?", [(d,) for d in digests])
