@@ -17,9 +17,8 @@ import uuid
 from array import array
 from pathlib import Path
 
-import psycopg
-
 import forkpoint
+import psycopg
 from forkpoint.store import close_store
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -15,10 +15,9 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import forkpoint
 import lightning.pytorch as L
 import torch
-
-import forkpoint
 from forkpoint.integrations.lightning import ForkpointLogger
 
 

@@ -2,9 +2,8 @@
 
 import math
 
-import pytest
-
 import forkpoint
+import pytest
 from forkpoint.store import blocks
 
 

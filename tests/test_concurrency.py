@@ -5,9 +5,8 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 import forkpoint
+import pytest
 
 WORKER = textwrap.dedent("""
     import sys, forkpoint

@@ -1,6 +1,5 @@
-import pytest
-
 import forkpoint
+import pytest
 from forkpoint.config import changed_keys, deep_merge
 
 

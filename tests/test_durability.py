@@ -1,15 +1,13 @@
 """Durability, checked with real subprocesses: SIGKILL, SIGTERM, an uncaught exception, normal exit."""
 
-import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
 
-import pytest
-
 import forkpoint
+import pytest
 
 CHILD = textwrap.dedent("""
     import sys, time, forkpoint

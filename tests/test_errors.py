@@ -1,6 +1,5 @@
-import pytest
-
 import forkpoint
+import pytest
 from helpers import linear
 
 

@@ -5,9 +5,8 @@ import sys
 import textwrap
 import time
 
-import pytest
-
 import forkpoint
+import pytest
 
 
 def test_artifacts_follow_rewind_and_fork(store, api, tmp_path):

@@ -6,12 +6,11 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-
 import forkpoint
-from pgschema import postgres_store, postgres_url, with_schema
+import pytest
 from forkpoint import writer
 from forkpoint.store import open_store
+from pgschema import postgres_store, postgres_url, with_schema
 
 
 @pytest.fixture

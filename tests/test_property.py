@@ -15,11 +15,11 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import HealthCheck, settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-
 import forkpoint
 from forkpoint.store import blocks, close_store, open_store
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 
 def merge(old: dict, new: dict) -> dict:

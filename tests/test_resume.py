@@ -1,11 +1,10 @@
-import pytest
-
 import forkpoint
+import pytest
 from helpers import linear, steps
 
 
 def test_plain_resume_continues_without_truncation(store, api):
-    rid = linear(store, 10, id="r1")
+    linear(store, 10, id="r1")
     with forkpoint.init(store=store, id="r1", resume="must") as run:
         assert run.step == 10 and run.kind == "run"
         run.log({"metric": 10})

@@ -1,8 +1,7 @@
 import math
 
-import pytest
-
 import forkpoint
+import pytest
 from forkpoint import RunSpec, SpecError
 from helpers import linear
 

@@ -1,8 +1,6 @@
-import warnings
-
-import pytest
 
 import forkpoint
+import pytest
 from helpers import steps
 
 
