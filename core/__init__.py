@@ -32,6 +32,7 @@ from .run import Run
 from .spec import RunSpec
 from .start import init
 from .wandb_api import (
+    AlertLevel,
     Error,
     Settings,
     alert,
@@ -51,6 +52,7 @@ from .wandb_api import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlertLevel",
     "Api",
     "BranchPoint",
     "Error",
@@ -97,4 +99,8 @@ def __getattr__(name: str) -> Any:
         from .wandb_api import module_attribute
 
         return module_attribute(name)
+    from .wandb_api import UNSUPPORTED, unsupported
+
+    if name in UNSUPPORTED:
+        raise unsupported(name)
     raise AttributeError(f"module 'forkpoint' has no attribute {name!r}")

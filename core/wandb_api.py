@@ -7,6 +7,7 @@ but say so (a warning), so such a script runs unchanged and its user knows what 
 
 from __future__ import annotations
 
+import enum
 import sys
 import warnings
 from typing import Any, Mapping
@@ -67,6 +68,33 @@ def unwatch(*args: Any, **kwargs: Any) -> None:
 def save(*args: Any, **kwargs: Any) -> None:
     """W&B uploads the files; forkpoint does not copy files (``log_artifact`` records one by hash)."""
     _ignored("save()", "files are not uploaded or copied; run.log_artifact(path) records a file by path and sha256")
+
+
+class AlertLevel(str, enum.Enum):
+    """W&B's alert levels, so ``wandb.alert(..., level=wandb.AlertLevel.WARN)`` runs (and is ignored)."""
+
+    INFO = "INFO"
+    WARN = "WARN"
+    ERROR = "ERROR"
+
+
+# W&B names forkpoint does not have: touching one says so and where the decision is written down,
+# instead of a bare AttributeError. (Still an AttributeError, so hasattr() and feature checks work.)
+UNSUPPORTED = {
+    "Artifact": "artifact objects and versioning (log files with run.log_artifact(path): path + sha256 as history)",
+    "use_artifact": "artifact objects and versioning",
+    "plot": "custom charts (wandb.plot.*): log the values and chart them in `forkpoint ui`",
+    "Video": "video media", "Audio": "audio media", "Html": "HTML media", "Object3D": "3-D media",
+    "Molecule": "molecule media",
+    "sweep": "sweeps", "agent": "sweeps", "controller": "sweeps",
+    "restore": "restoring files from the W&B cloud",
+    "log_model": "the model registry", "use_model": "the model registry", "link_model": "the model registry",
+}
+
+
+def unsupported(name: str) -> AttributeError:
+    return AttributeError(f"forkpoint has no wandb.{name}: {UNSUPPORTED[name]} is not supported "
+                          "(docs/wandb.md, 'Not supported')")
 
 
 def alert(*args: Any, **kwargs: Any) -> None:

@@ -46,3 +46,19 @@ def test_scan_history_pages_through_a_fork(store, api):
     assert [r["_step"] for r in view.scan_history(min_step=4, max_step=8, page_size=3)] == [4, 5, 6, 7]
     assert [r["loss"] for r in view.scan_history(keys="loss", min_step=10)] == [110, 111]
     assert list(api.run(run.id).scan_history(min_step=50)) == []
+
+
+def test_alert_levels_and_unsupported_names_say_so():
+    """wandb.alert(level=wandb.AlertLevel.WARN) runs; a W&B name forkpoint lacks is an
+    AttributeError that says it is not supported and where that is written down."""
+    import forkpoint as wandb
+
+    assert wandb.AlertLevel.WARN == "WARN" and "AlertLevel" in wandb.__all__
+    with pytest.warns(wandb.ForkpointWarning, match="alert"):
+        wandb.alert(title="t", text="x", level=wandb.AlertLevel.ERROR)
+    for name in ("Artifact", "plot", "Video", "sweep"):
+        assert not hasattr(wandb, name)
+        with pytest.raises(AttributeError, match=rf"forkpoint has no wandb\.{name}: .* is not supported \(docs/wandb.md"):
+            getattr(wandb, name)
+    with pytest.raises(AttributeError, match="has no attribute 'nosuch'"):
+        wandb.nosuch  # noqa: B018
