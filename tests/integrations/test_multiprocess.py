@@ -1,6 +1,7 @@
 """Plugins with several training processes on CPU (gloo): Lightning ``ddp`` and ``ddp_spawn``,
 transformers under ``torchrun``. Each test starts real processes (``-m multiprocess`` selects them,
-``-m 'not multiprocess'`` skips them); one SQLite store per test, written by rank 0 only."""
+``-m 'not multiprocess'`` skips them); one store per test, written by rank 0 only. The crash-and-
+resume tests run on SQLite and on PostgreSQL (the store for many processes and machines)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,7 @@ def lightning(store: str, work: Path, strategy: str, *extra: str, ok: bool = Tru
     return run([sys.executable, str(HERE / "mp_lightning.py"), store, str(work), strategy, *extra], ok=ok)
 
 
-def test_lightning_ddp_crash_and_resume_equals_uninterrupted(tmp_path):
-    store = f"sqlite:///{tmp_path / 'runs.db'}"
+def test_lightning_ddp_crash_and_resume_equals_uninterrupted(tmp_path, store):
     lightning(store, tmp_path / "u", "ddp")
     (u,) = forkpoint.Api(store).runs("mp")
     lightning(store, tmp_path / "r", "ddp", "--crash-at", "10", ok=False)
@@ -64,12 +64,11 @@ def test_lightning_ddp_spawn_fit_then_test_is_one_run(tmp_path):
     assert r.state == "finished" and r.dropped_steps == 1
 
 
-def test_transformers_torchrun_resume_rewinds_once(tmp_path):
+def test_transformers_torchrun_resume_rewinds_once(tmp_path, store):
     pytest.importorskip("transformers")
     torchrun = Path(sys.executable).with_name("torchrun")
     if not torchrun.exists():
         pytest.skip("torchrun is not installed beside this Python")
-    store = f"sqlite:///{tmp_path / 'runs.db'}"
     cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", str(HERE / "mp_transformers.py"), store,
            str(tmp_path / "out")]
     run(cmd + ["--crash-at", "5"], ok=False)
