@@ -116,6 +116,7 @@ class RunView:
 
     @property
     def summary(self) -> dict[str, Any]:
+        """Last value per key over the visible history (``_timestamp`` left out), then explicit writes."""
         out = lineage.computed_summary(self._store, self.ranges())
         out.update(self._segment.summary)
         return out
@@ -133,7 +134,8 @@ class RunView:
         """Rows ``{"_step": s, key: value}`` in step order.
 
         ``keys``: only these keys, and only rows holding at least one of them. ``own_only``: leave out
-        the prefix inherited from a fork parent.
+        the prefix inherited from a fork parent. Without ``keys``, W&B's ``_timestamp`` (every row's
+        wall time) is left out: ask for it by name, ``history(keys=["_timestamp"])``.
         """
         if isinstance(keys, str):
             keys = [keys]
@@ -143,7 +145,7 @@ class RunView:
                      max_step: int | None = None) -> Iterator[dict[str, Any]]:
         """W&B's ``scan_history``: the visible history as an iterator, read ``page_size`` steps at a
         time; with ``keys``, only those keys and only rows holding all of them; steps
-        ``min_step <= _step < max_step``."""
+        ``min_step <= _step < max_step``. ``_timestamp`` only when named in ``keys``."""
         if isinstance(keys, str):
             keys = [keys]
         want = list(keys) if keys is not None else None
@@ -187,13 +189,15 @@ class RunView:
         return pd.DataFrame.from_records(rows, columns=["_step", *sorted({k for r in rows for k in r} - {"_step"})])
 
     def keys(self, own_only: bool = False) -> list[str]:
-        """Metric names of the visible history (``own_only``: of the run's own rows), sorted."""
+        """Metric names of the visible history (``own_only``: of the run's own rows), sorted;
+        ``_timestamp``, which every row has, is not listed."""
         return sorted({k for r in self._ranges(own_only) for k in self._store.keys(r.segment)})
 
     def series(self, key: str, own_only: bool = False) -> Series:
         """One metric over the visible history, in step order: ``steps``, ``values`` and ``own_from``,
         the index of the first point the run logged itself (points before it are inherited from a
-        fork parent). One reader for charts, the CLI and exports."""
+        fork parent). One reader for charts, the CLI and exports; ``series("_timestamp")`` gives
+        each row's wall time."""
         ranges = self.ranges()
         inherited = [] if own_only else [r for r in ranges if r.run_id != self.run_id]
         own = [r for r in ranges if r.run_id == self.run_id]

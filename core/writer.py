@@ -21,6 +21,9 @@ Guarantees this file keeps (docs/guarantees.md):
   (``Store.rejects_rows``), the rows are written one by one; a row the store refuses is reported
   (warning and ``logging``), counted in ``rejected``, and the rest go on. ``Run.log`` already
   refuses what the stores cannot hold, so this is the last line of defence.
+- Every non-empty row gets W&B's ``_timestamp`` (Unix seconds) here, when it is queued: an
+  ordinary key in the store, so it follows rewinds and forks; readers hide it unless asked by name
+  (``store.base.HIDDEN_KEYS``).
 - Failures are visible: a ``ForkpointWarning`` and a ``logging.getLogger("forkpoint")`` record
   the first time writes start failing, with the cause, and one when they recover.
 """
@@ -49,6 +52,7 @@ CLOSE_RETRY_S = 30.0  # finish() keeps retrying the last write this long before 
 MAX_PENDING = int(os.environ.get("FORKPOINT_MAX_PENDING", "5000000"))
 
 Row = tuple[int, dict[str, Any]]
+_now = time.time
 
 
 class Writer:
@@ -82,6 +86,8 @@ class Writer:
 
     # -- the caller's side --------------------------------------------------------------------
     def put(self, step: int, row: dict[str, Any]) -> None:
+        if row and "_timestamp" not in row:  # W&B's wall time of the row; a user's own value wins
+            row["_timestamp"] = _now()
         q = self.queue
         n = len(q)
         if n >= self._check_at:  # lowered by the rows in flight, so those count too

@@ -34,7 +34,7 @@ def test_processes_two_runs_each(store, api):
     for r in runs:
         assert r.state == "finished"
         assert [row["i"] for row in r.history()] == list(range(1500))
-    assert stored_points(store) == n * 2 * 1500 * 2  # every point stored exactly once
+    assert stored_points(store) == n * 2 * 1500 * 3  # every point stored exactly once (2 keys and _timestamp)
 
 
 def stored_points(store):

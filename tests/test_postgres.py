@@ -54,7 +54,7 @@ def test_terminated_connections_lose_and_duplicate_nothing(pg_store):
     assert sum(kills) > 3, kills  # connections really were terminated during logging
     v = forkpoint.Api(pg_store).run(run.id)
     assert [r["i"] for r in v.history()] == list(range(6000))
-    assert open_store(pg_store)._x("SELECT SUM(n) FROM blocks").fetchone()[0] == 12000  # exactly once
+    assert open_store(pg_store)._x("SELECT SUM(n) FROM blocks").fetchone()[0] == 18000  # exactly once (i, x, _timestamp)
     assert v.state == "finished"
 
 

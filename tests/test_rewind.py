@@ -91,4 +91,4 @@ def test_rewind_cost_does_not_touch_points(store, api):
     before = count()
     with forkpoint.init(store=store, resume_from=f"{rid}?_step=5"):
         pass
-    assert count() == before and before[1] == 2000
+    assert count() == before and before[1] == 2 * 2000  # metric and _timestamp

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from ..errors import StoreError
-from .base import INF_STEP, MAX_STEP, Range, RunRecord, SegmentRecord, Store, WriteState
+from .base import HIDDEN_KEYS, INF_STEP, MAX_STEP, Range, RunRecord, SegmentRecord, Store, WriteState
 
 DEFAULT_PATH = os.path.join("forkpoint-runs", "runs.db")
 _open: dict[str, Store] = {}
@@ -66,6 +66,7 @@ def close_store(store: str | os.PathLike[str] | None) -> None:
 
 __all__ = [
     "DEFAULT_PATH",
+    "HIDDEN_KEYS",
     "INF_STEP",
     "MAX_STEP",
     "Range",

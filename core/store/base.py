@@ -15,6 +15,10 @@ from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 INF_STEP = 2**62  # "no upper bound" in step ranges
 MAX_STEP = INF_STEP - 1  # the largest step a row may have (log() refuses larger ones)
+# Keys every row carries that readers leave out unless asked by name (``keys()``, ``read()`` without
+# keys, ``last_values()``): W&B's ``_timestamp``. Hidden here, in one place, so a resumed run's
+# history, summary and exports equal an uninterrupted one's (the wall times differ).
+HIDDEN_KEYS = frozenset({"_timestamp"})
 
 
 @dataclass
@@ -123,7 +127,8 @@ class Store(ABC):
     def update_segment(self, segment_id: int, **fields: Any) -> None: ...
     @abstractmethod
     def segment_size(self, segment_id: int) -> tuple[int, int]:
-        """(points, bytes of packed steps and values) stored in the segment."""
+        """(points, bytes of packed steps and values) stored in the segment; points of the
+        ``HIDDEN_KEYS`` are not counted (their bytes are)."""
     @abstractmethod
     def delete_segment(self, segment_id: int) -> None:
         """Delete an archived segment and its points (``gc``; the caller checks nothing reads it)."""
@@ -143,13 +148,14 @@ class Store(ABC):
         it every key starts a new block."""
     @abstractmethod
     def read(self, ranges: Iterable[Range], keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        """Rows of the ranges, in step order, each ``{"_step": s, key: value, ...}``."""
+        """Rows of the ranges, in step order, each ``{"_step": s, key: value, ...}``; without
+        ``keys``, every key but the ``HIDDEN_KEYS``."""
     @abstractmethod
     def read_series(self, ranges: Iterable[Range], key: str) -> tuple[list[int], list[Any]]:
         """One key's steps and values over the ranges, in step order (charts read this)."""
     @abstractmethod
     def last_values(self, r: Range) -> dict[str, tuple[int, Any]]:
-        """``key -> (step, value)`` of the last row holding each key within ``r``."""
+        """``key -> (step, value)`` of the last row holding each key within ``r`` (``HIDDEN_KEYS`` left out)."""
     @abstractmethod
     def last_step(self, r: Range) -> int | None:
         """The largest step with a row within ``r``."""
@@ -157,7 +163,8 @@ class Store(ABC):
     def last_step_where(self, r: Range, key: str, at_most: float) -> int | None:
         """The largest step within ``r`` whose ``key`` value is ``<= at_most``."""
     @abstractmethod
-    def keys(self, segment_id: int) -> list[str]: ...
+    def keys(self, segment_id: int) -> list[str]:
+        """The segment's keys, sorted, without the ``HIDDEN_KEYS``."""
 
     @abstractmethod
     def snapshot(self) -> AbstractContextManager[None]:

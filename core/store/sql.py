@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from ..errors import StoreError
 from . import blocks
-from .base import Range, Row, RunRecord, SegmentLink, SegmentRecord, Store, WriteState
+from .base import HIDDEN_KEYS, Range, Row, RunRecord, SegmentLink, SegmentRecord, Store, WriteState
 
 SCHEMA_VERSION = 2
 
@@ -294,8 +294,12 @@ class SQLStore(Store):
         self._update("segments", _SEG_FIELDS, _JSON_SEG, segment_id, fields)
 
     def segment_size(self, segment_id: int) -> tuple[int, int]:
-        row = self._x("SELECT COALESCE(SUM(n), 0), COALESCE(SUM(LENGTH(steps) + LENGTH(vals)), 0) FROM blocks "
-                      "WHERE segment = ?", (segment_id,)).fetchone()
+        # points as logged (a HIDDEN_KEYS value rides along with every row), bytes of everything
+        hidden = list(self._ids(sorted(HIDDEN_KEYS))) or [-1]
+        marks = ", ".join("?" * len(hidden))
+        row = self._x(f"SELECT COALESCE(SUM(CASE WHEN key IN ({marks}) THEN 0 ELSE n END), 0), "
+                      "COALESCE(SUM(LENGTH(steps) + LENGTH(vals)), 0) FROM blocks WHERE segment = ?",
+                      (*hidden, segment_id)).fetchone()
         return int(row[0]), int(row[1])
 
     def delete_segment(self, segment_id: int) -> None:
@@ -362,7 +366,9 @@ class SQLStore(Store):
         return sorted(self._name(k) for k in self._segment_key_ids(segment_id))
 
     def _segment_key_ids(self, segment_id: int) -> list[int]:
-        return [k for (k,) in self._x("SELECT key FROM segment_keys WHERE segment = ?", (segment_id,)).fetchall()]
+        """The segment's key ids, ``HIDDEN_KEYS`` left out."""
+        ids = [k for (k,) in self._x("SELECT key FROM segment_keys WHERE segment = ?", (segment_id,)).fetchall()]
+        return [k for k in ids if self._name(k) not in HIDDEN_KEYS]
 
     # -- points -----------------------------------------------------------------------------
     def append(self, run_id: str, segment_id: int, rows: Sequence[Row], heartbeat: float, seq: int | None = None,
