@@ -70,6 +70,7 @@ class RunView:
         self.tags = list(record.tags)
         self.notes = record.notes
         self.created_at = record.created_at
+        self.updated_at = record.updated_at  # the last write (rows, heartbeat, finish) as of this view
         self.dropped_steps = record.dropped_steps
         self.step_metrics = list(record.step_metrics)
         self.entity = record.entity  # W&B's entity, group and job_type, as given to init

@@ -183,12 +183,13 @@ def cmd_ui(api: Api, args: argparse.Namespace) -> None:
     from .ui.server import make_server
 
     try:
-        srv = make_server(api, args.host, args.port)
+        srv = make_server(api, args.host, args.port, token=args.token)
     except OSError as exc:
         raise ForkpointError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"forkpoint ui: http://{host}:{srv.server_address[1]}/  (store {printable(api.url)}; Ctrl-C stops)",
-          flush=True)
+    except ValueError as exc:
+        raise ForkpointError(f"--token: {exc}") from None
+    note = "; the token in this URL is needed from any browser" if srv.token else ""
+    print(f"forkpoint ui: {srv.url}  (store {printable(api.url)}{note}; Ctrl-C stops)", flush=True)
     try:
         srv.serve_forever()
     except KeyboardInterrupt:
@@ -231,8 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--own-only", action="store_true", help="leave out rows inherited from a fork parent")
     s.set_defaults(fn=cmd_history)
     s = sub.add_parser("ui", help="local read-only web UI with charts (binds 127.0.0.1)")
-    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    s.add_argument("--port", type=int, default=8765)
+    s.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1); beyond loopback a token is required (generated if not given)")
+    s.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free port)")
+    s.add_argument("--token", help="require this token on every request (default: none on loopback, generated otherwise)")
     s.set_defaults(fn=cmd_ui)
     s = sub.add_parser("gc", help="drop archived branches on purpose (never one a fork still reads through)")
     s.add_argument("run", nargs="?", help="only this run's archived branches (default: every run)")

@@ -166,6 +166,21 @@ class Store(ABC):
     def keys(self, segment_id: int) -> list[str]:
         """The segment's keys, sorted, without the ``HIDDEN_KEYS``."""
 
+    # bulk reads (the UI's runs table and lineage graph: a few queries for thousands of runs)
+    def segments_of(self, run_ids: Sequence[str]) -> list[SegmentRecord]:
+        """Every segment of these runs (archived ones included), by run and ordinal."""
+        return [s for r in run_ids for s in self.run_segments(r)]
+
+    def segment_tails(self, segment_ids: Sequence[int]) -> dict[int, dict[str, tuple[int, Any]]]:
+        """Per segment: ``key -> (step, value)`` of its newest row holding the key, over the whole
+        segment (``HIDDEN_KEYS`` left out); a segment without rows is missing from the answer."""
+        out = {}
+        for seg in segment_ids:
+            got = self.last_values(Range(seg, "", 0, INF_STEP))
+            if got:
+                out[seg] = got
+        return out
+
     @abstractmethod
     def snapshot(self) -> AbstractContextManager[None]:
         """Reads inside see one consistent state of the store (whole batches only)."""

@@ -469,6 +469,43 @@ class SQLStore(Store):
                 out[self._name(kid)] = got
         return out
 
+    BULK = 500  # ids per IN (...) list: well under either dialect's limit on parameters
+
+    def segments_of(self, run_ids: Sequence[str]) -> list[SegmentRecord]:
+        out: list[SegmentRecord] = []
+        ids = list(run_ids)
+        for i in range(0, len(ids), self.BULK):
+            chunk = ids[i:i + self.BULK]
+            out += self._segments(f"SELECT * FROM segments WHERE run_id IN ({', '.join('?' * len(chunk))})", tuple(chunk))
+        out.sort(key=lambda s: (s.run_id, s.ordinal))
+        for s in out:  # their lineage fields never change: later walks need no query
+            self._links.setdefault(s.id, SegmentLink(s.run_id, s.start_step, s.parent_segment, s.branch_step))
+        return out
+
+    def segment_tails(self, segment_ids: Sequence[int]) -> dict[int, dict[str, tuple[int, Any]]]:
+        # Only the newest block per (segment, key), and of a packed block only its last 8 bytes:
+        # one query per BULK segments, not one per key (a JSON block is read whole).
+        out: dict[int, dict[str, tuple[int, Any]]] = {}
+        ids = list(segment_ids)
+        with self.snapshot():
+            for i in range(0, len(ids), self.BULK):
+                chunk = ids[i:i + self.BULK]
+                marks = ", ".join("?" * len(chunk))
+                rows = self._x(
+                    "SELECT b.id, b.segment, b.key, b.last_step, b.enc, CASE WHEN b.enc = 'j' THEN b.vals "
+                    "ELSE substr(b.vals, length(b.vals) - 7, 8) END FROM blocks b JOIN "
+                    f"(SELECT segment, key, MAX(first_step) AS f FROM blocks WHERE segment IN ({marks}) "
+                    "GROUP BY segment, key) m ON b.segment = m.segment AND b.key = m.key AND b.first_step = m.f "
+                    "ORDER BY b.id", tuple(chunk)).fetchall()
+                for _, seg, kid, last, enc, tail in rows:  # id order: of two blocks at one first_step the later wins
+                    name = self._name(kid)
+                    if name in HIDDEN_KEYS:
+                        continue
+                    data = bytes(tail)
+                    value = json.loads(data)[-1] if enc == "j" else memoryview(data).cast(enc)[0]
+                    out.setdefault(seg, {})[name] = (last, value)
+        return out
+
     def last_step(self, r: Range) -> int | None:
         seg = self._x("SELECT last_step FROM segments WHERE id = ?", (r.segment,)).fetchone()
         if seg is None or seg[0] is None or seg[0] < r.lo:

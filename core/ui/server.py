@@ -1,51 +1,44 @@
-"""The UI's HTTP server (standard library only) and its JSON API. Read-only; binds 127.0.0.1.
-
-JSON API (every answer is JSON; an unknown run or a bad id is 404 ``{"error": "..."}``, a store
-that cannot be read 500 ``{"error": "..."}``; the store runs parameterised queries only):
-
-- ``GET /api/projects`` -> ``{"projects": [{"name", "runs"}]}``
-- ``GET /api/runs?project=P&q=text`` -> ``{"runs": [{"id", "project", "name", "state", "kind",
-  "last_step", "parent", "created_at", "summary", "tags"}]}`` (``q`` filters on id, name, project, tags)
-- ``GET /api/run/<ref>`` (``<id>``, ``<project>/<id>``, ``<id>~k``) -> the run: ``config``,
-  ``config_changes``, ``summary_all``, ``keys`` (its metrics), ``archived``, ``children``,
-  ``ancestors``, and ``tree``: the lineage from the root run as a flat, depth-first list of
-  ``{"id", "depth", "relation": "root"|"archived"|"fork", "kind", "state", "at", "label"}`` (flat,
-  so a fork chain of any depth serialises and renders without recursion).
-- ``GET /api/run/<ref>/series?key=K&points=N`` -> ``{"key", "total_points", "series": [{"label",
-  "run", "part": "inherited"|"own", "steps", "values"}], "branch_points": [{"step", "label"}]}``:
-  the visible history of one metric, split into the part inherited from fork parents and the run's
-  own rows, each downsampled to ``N`` points (default 2000) by min/max buckets.
+"""The UI's HTTP server (standard library only): routing, headers, the Host check and the token.
+Read-only; binds 127.0.0.1. The JSON answers are shaped in ``views.py``; docs/ui-api.md is the
+contract (endpoints, errors, security).
 
 Hardening: every response carries ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``
 and a Content-Security-Policy allowing only this server's own scripts and styles (no inline
 script). A request whose ``Host`` header does not name the address the server is bound to is
-refused with 403 (a DNS-rebinding page in the browser cannot read the API). The server is
-threaded (daemon threads) with a listen backlog of 128, so a burst of requests queues instead of
-being dropped. The UI reads only through ``Api``/``RunView``.
+refused with 403 (a DNS-rebinding page in the browser cannot read the API). Beyond loopback a token
+is required (``make_server(token=...)``, generated when not given): ``?token=T`` once (answered
+with an ``HttpOnly; SameSite=Strict`` cookie and a redirect to the URL without it), then the
+cookie, or ``Authorization: Bearer T``; anything else is 401. The server is threaded (daemon
+threads) with a listen backlog of 128, so a burst of requests queues instead of being dropped.
 """
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
 import mimetypes
 import re
+import secrets
 import socket
 import socketserver
 import sys
 import threading
 import traceback
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from ..api import Api, RunView
-from ..errors import SpecError, StoreError
-from .downsample import minmax
+from ..api import Api
+from ..errors import StoreError
+from . import views
+from .bulk import Cache
+from .views import NotFound
 
 STATIC = Path(__file__).with_name("static")
-PAGES = re.compile(r"^/(?:run/[^/]+|p/[^/]+|compare)?/?$")
+PAGES = re.compile(r"^/(?:run/.+|p/[^/]+|compare)?/?$")
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -57,77 +50,6 @@ SECURITY_HEADERS = {
 LOOPBACK_NAMES = {"127.0.0.1": ("127.0.0.1", "localhost"), "localhost": ("127.0.0.1", "localhost"),
                   "::1": ("[::1]", "localhost")}
 WILDCARDS = {"", "0.0.0.0", "::"}
-
-
-class NotFound(Exception):
-    pass
-
-
-def _view(api: Api, ref: str) -> RunView:
-    try:
-        return api.run(ref)
-    except (LookupError, SpecError) as exc:
-        raise NotFound(str(exc)) from None
-
-
-def _brief(v: RunView) -> dict[str, Any]:
-    summary = v.summary
-    numeric = {k: summary[k] for k in sorted(summary) if isinstance(summary[k], (int, float))
-               and not isinstance(summary[k], bool)}
-    return {"id": v.id, "project": v.project, "name": v.name, "state": v.state, "kind": v.kind,
-            "last_step": v.last_step, "parent": str(v.parent) if v.parent else None,
-            "created_at": v.created_at, "summary": dict(list(numeric.items())[:6]), "tags": v.tags}
-
-
-def tree(v: RunView) -> list[dict[str, Any]]:
-    """The lineage of ``v`` from its root, flat and depth first (see the module docstring)."""
-    out = []
-    for entry in v.root().tree():
-        node = entry.view
-        item: dict[str, Any] = {"id": node.id, "depth": entry.depth, "relation": entry.relation, "kind": node.kind,
-                                "state": node.state, "last_step": node.last_step, "at": None, "label": ""}
-        if entry.relation == "fork":
-            point = node.parent
-            item["at"] = point.step if point else node.branch_step
-            item["label"] = f"at _step={item['at']}"
-        elif entry.relation == "archived":
-            item["label"] = str(node.span())
-        elif node.kind == "rewind":
-            item["at"] = node.branch_step
-            item["label"] = f"rewound at _step={node.branch_step}"
-        out.append(item)
-    return out
-
-
-def run_detail(api: Api, ref: str) -> dict[str, Any]:
-    v = _view(api, ref)
-    return {**_brief(v), "run_id": v.run_id, "branch_step": v.branch_step, "notes": v.notes, "config": v.config,
-            "config_changes": v.config_changes, "summary_all": v.summary, "keys": v.keys(),
-            "archived": [{"id": a.id, "branch_step": a.branch_step, "last_step": a.last_step, "label": str(a.span())}
-                         for a in v.archived()],
-            "children": [{"id": c.id, "branch_step": c.parent.step if c.parent else c.branch_step}
-                         for c in v.children()],
-            "ancestors": [str(p) for p in v.ancestors()], "tree": tree(v)}
-
-
-def series(api: Api, ref: str, key: str, points: int) -> dict[str, Any]:
-    v = _view(api, ref)
-    got = v.series(key)
-    out = []
-    parts = (("inherited", slice(0, got.own_from)), ("own", slice(got.own_from, None)))
-    for part, cut in parts:
-        s, y = minmax(got.steps[cut], got.values[cut], points)
-        if s:
-            out.append({"label": f"{v.id} ({part})" if part == "inherited" else v.id, "run": v.id, "part": part,
-                        "steps": s, "values": y})
-    marks = []
-    parent = v.parent
-    if parent is not None and v.branch_step is not None:
-        marks.append({"step": parent.step, "label": f"{v.kind} from {parent}"})
-    for c in v.children():
-        point = c.parent
-        marks.append({"step": point.step if point else c.branch_step, "label": f"fork {c.id}"})
-    return {"key": key, "run": v.id, "total_points": len(got.steps), "series": out, "branch_points": marks}
 
 
 def allowed_hosts(host: str, port: int) -> frozenset[str] | None:
@@ -158,10 +80,55 @@ def _own_names() -> set[str]:
     return names
 
 
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the server on this machine (no token needed)."""
+    host = host.lower().strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _param(q: dict[str, list[str]], name: str, default: str | None = None) -> str | None:
+    got = q.get(name)
+    return got[0] if got else default
+
+
+def _required(q: dict[str, list[str]], name: str, what: str) -> str:
+    got = _param(q, name)
+    if not got:
+        raise ValueError(f"{name}: missing; expected ?{name}=<{what}>")
+    return got
+
+
+def _points(q: dict[str, list[str]], default: int) -> int:
+    raw = _param(q, "points", str(default))
+    try:
+        points = int(raw or "")
+    except ValueError:
+        raise ValueError(f"points={raw!r}: expected a whole number 10..100000") from None
+    if not 10 <= points <= 100_000:
+        raise ValueError(f"points={points}: expected 10..100000")
+    return points
+
+
+def _runs(q: dict[str, list[str]], limit: int) -> list[str]:
+    refs = list(dict.fromkeys(r for r in _required(q, "runs", "id,id,...").split(",") if r))
+    if not refs:
+        raise ValueError("runs: expected ?runs=<id>,<id>,...")
+    if len(refs) > limit:
+        raise ValueError(f"runs: {len(refs)} runs; at most {limit} per request")
+    return refs
+
+
 class Handler(BaseHTTPRequestHandler):
     api: Api
     hosts: frozenset[str] | None  # None: a wildcard bind (see allowed_hosts)
     port: int
+    token: str | None  # None: no token asked (loopback without --token)
+    cache: Cache
     server_version = "forkpoint-ui"
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet; the CLI prints the address
@@ -173,16 +140,21 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         super().end_headers()
 
-    def _send(self, status: int, body: bytes, ctype: str) -> None:
+    def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
+        for name, value in (headers or {"Cache-Control": "no-store"}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 
     def _json(self, status: int, data: Any) -> None:
-        self._send(status, json.dumps(_finite_copy(data), default=str).encode(), "application/json")
+        try:  # the usual case: no NaN or inf anywhere, so no copy of a large answer
+            body = json.dumps(data, default=str, allow_nan=False)
+        except ValueError:
+            body = json.dumps(_finite_copy(data), default=str)
+        self._send(status, body.encode(), "application/json")
 
     def _host_ok(self) -> bool:
         host = (self.headers.get("Host") or "").strip().lower()
@@ -197,6 +169,55 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return name in _own_names()
 
+    # -- the token ------------------------------------------------------------------------------
+    @property
+    def cookie_name(self) -> str:
+        return f"forkpoint_token_{self.port}"  # cookies ignore ports: one name per server
+
+    def _token_ok(self, given: str | None) -> bool:
+        assert self.token is not None
+        return given is not None and hmac.compare_digest(given.encode("utf-8", "replace"), self.token.encode())
+
+    def _authorized(self, url: Any, query: dict[str, list[str]]) -> bool:
+        """True to go on; otherwise the answer (401, or the redirect that drops ``?token=``) is sent."""
+        if self.token is None:
+            return True
+        if "token" in query:
+            if not self._token_ok(query["token"][0]):
+                self._unauthorized(url.path)
+                return False
+            rest = urlencode([(k, v) for k, vs in query.items() if k != "token" for v in vs], doseq=True)
+            location = url.path + (f"?{rest}" if rest else "")
+            self.send_response(303)
+            self.send_header("Location", location)
+            self.send_header("Set-Cookie", f"{self.cookie_name}={self.token}; HttpOnly; SameSite=Strict; Path=/")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return False
+        cookies = SimpleCookie()
+        try:
+            cookies.load(self.headers.get("Cookie") or "")
+        except CookieError:
+            pass
+        got = cookies.get(self.cookie_name)
+        if got is not None and self._token_ok(got.value):
+            return True
+        auth = self.headers.get("Authorization") or ""
+        if auth[:7].lower() == "bearer " and self._token_ok(auth[7:].strip()):
+            return True
+        self._unauthorized(url.path)
+        return False
+
+    def _unauthorized(self, path: str) -> None:
+        msg = ("forkpoint ui: this server needs its token: open the URL `forkpoint ui` printed "
+               "(http://HOST:PORT/?token=...), or send Authorization: Bearer <token>")
+        if path.startswith("/api/"):
+            self._json(401, {"error": msg})
+        else:
+            self._send(401, msg.encode(), "text/plain; charset=utf-8")
+
+    # -- routing --------------------------------------------------------------------------------
     def do_GET(self) -> None:
         if not self._host_ok():
             expected = (", ".join(sorted(self.hosts)) if self.hosts is not None
@@ -208,8 +229,12 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path, query = unquote(url.path), parse_qs(url.query)
         try:
-            if path.startswith("/api/"):
-                self._json(200, self._api(path[len("/api"):], query))
+            if not self._authorized(url, query):
+                return
+            if path.startswith("/api/blob/"):
+                self._blob(path[len("/api/blob/"):])
+            elif path.startswith("/api/"):
+                self._json(200, self._api(url.path[len("/api"):], query))
             elif path.startswith("/static/"):
                 self._static(path[len("/static/"):])
             elif PAGES.match(path):
@@ -230,36 +255,43 @@ class Handler(BaseHTTPRequestHandler):
                 traceback.print_exc(file=sys.stderr)
             self._json(500, {"error": f"store {self.api.url} cannot be read: {type(exc).__name__}: {exc}"})
 
-    def _api(self, path: str, q: dict[str, list[str]]) -> Any:
+    def _api(self, raw: str, q: dict[str, list[str]]) -> Any:
+        """``raw``: the path after ``/api``, still URL-encoded (a run reference may hold an encoded ``/``)."""
         api = self.api
+        path = unquote(raw)
         if path == "/projects":
-            return {"projects": [{"name": k, "runs": n} for k, n in api.projects().items()]}
+            return views.projects(api)
         if path == "/runs":
-            project = (q.get("project") or [""])[0] or None
-            text = ((q.get("q") or [""])[0]).lower()
-            try:
-                runs = api.runs(project)
-            except SpecError as exc:  # a bad project name
-                raise NotFound(str(exc)) from None
-            items = [_brief(v) for v in runs]
-            if text:
-                items = [r for r in items if text in " ".join([r["id"], r["name"] or "", r["project"], *r["tags"]]).lower()]
-            return {"runs": items}
-        if path.startswith("/run/"):
-            ref = path[len("/run/"):]
-            if ref.endswith("/series"):
-                key = (q.get("key") or [""])[0]
-                if not key:
-                    raise ValueError("series needs ?key=<metric>")
-                try:
-                    points = int((q.get("points") or ["2000"])[0])
-                except ValueError:
-                    raise ValueError("points must be a whole number") from None
-                if not 10 <= points <= 100_000:
-                    raise ValueError(f"points={points}: expected 10..100000")
-                return series(api, ref[:-len("/series")], key, points)
-            return run_detail(api, ref)
+            return views.runs_table(api, _param(q, "project") or None, _param(q, "q", "") or "", self.cache)
+        if path == "/series":
+            refs = _runs(q, views.MAX_SERIES_RUNS)
+            key = _required(q, "key", "metric")
+            return views.overlay(api, refs, key, _param(q, "x", "_step") or "_step", _points(q, 1500))
+        if path == "/status":
+            return views.status(api, _runs(q, 1000))
+        if path == "/lineage":
+            project, ref = _param(q, "project"), _param(q, "run")
+            if bool(project) == bool(ref):
+                raise ValueError("lineage: expected exactly one of ?project=<name> or ?run=<ref>")
+            return views.lineage_graph(api, project, ref, self.cache)
+        if raw.startswith("/run/"):
+            parts = raw[len("/run/"):].split("/")
+            endpoint = parts[-1] if len(parts) > 1 and parts[-1] in ("series", "media") else None
+            ref = unquote("/".join(parts[:-1] if endpoint else parts))
+            if endpoint == "series":
+                return views.series(api, ref, _required(q, "key", "metric"), _points(q, 2000))
+            if endpoint == "media":
+                return views.media(api, ref, _required(q, "key", "media key"))
+            return views.run_detail(api, ref)
         raise NotFound(f"no API endpoint {path!r}")
+
+    def _blob(self, digest: str) -> None:
+        data, ctype = views.blob(self.api, digest)
+        # content-addressed, so it never changes; anything not an image is a download, never a page
+        headers = {"Cache-Control": "private, max-age=31536000, immutable"}
+        if not ctype.startswith("image/"):
+            headers["Content-Disposition"] = f'attachment; filename="{digest}.bin"'
+        self._send(200, data, ctype, headers)
 
     def _static(self, name: str) -> None:
         root = STATIC.resolve()
@@ -278,7 +310,7 @@ def _finite_copy(data: Any) -> Any:
         return data if data == data and abs(data) != float("inf") else None
     if isinstance(data, dict):
         return {k: _finite_copy(v) for k, v in data.items()}
-    if isinstance(data, list):
+    if isinstance(data, (list, tuple)):
         return [_finite_copy(v) for v in data]
     return data
 
@@ -289,6 +321,8 @@ class UIServer(ThreadingHTTPServer):
 
     request_queue_size = 128
     daemon_threads = True
+    token: str | None = None
+    url: str = ""  # what to open: http://HOST:PORT/ (with ?token=T when there is one)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind looks up the fully qualified name of the address (DNS, slow and
@@ -297,22 +331,36 @@ class UIServer(ThreadingHTTPServer):
         self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
 
 
-def make_server(store: Any = None, host: str = "127.0.0.1", port: int = 8765) -> UIServer:
+def make_server(store: Any = None, host: str = "127.0.0.1", port: int = 8765, token: str | None = None) -> UIServer:
     """A server for ``store`` (a path, URL, ``Store`` or an ``Api``) on ``host:port`` (0: a free
-    port), not yet serving. Opening a store that does not exist is a ``StoreError``."""
+    port), not yet serving. Opening a store that does not exist is a ``StoreError``.
+
+    ``token``: required on every request when given. A ``host`` beyond loopback always needs one:
+    without ``token`` one is generated (``secrets.token_urlsafe``); ``srv.token`` and ``srv.url``
+    (the address to open, token included) tell it."""
+    if token is not None and (not token or not token.isprintable() or any(c in token for c in ' ;,"\\')):
+        raise ValueError(f"token {token!r}: expected printable text without spaces, ';', ',', quotes or backslashes")
+    if token is None and not is_loopback(host):
+        token = secrets.token_urlsafe(24)
     api = store if isinstance(store, Api) else Api(store)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     server_class = type("UIServer", (UIServer,), {"address_family": family})
-    handler = cast("type[Handler]", type("BoundHandler", (Handler,), {"api": api, "hosts": None, "port": 0}))
+    handler = cast("type[Handler]", type("BoundHandler", (Handler,), {"api": api, "hosts": None, "port": 0,
+                                                                     "token": token, "cache": Cache()}))
     srv = server_class((host, port), handler)
     handler.port = int(srv.server_address[1])
     handler.hosts = allowed_hosts(host, handler.port)
+    srv.token = token
+    name = f"[{host}]" if ":" in host else host
+    srv.url = f"http://{name}:{handler.port}/" + (f"?token={token}" if token else "")
     return srv
 
 
-def serve_in_thread(store: Any = None, host: str = "127.0.0.1", port: int = 0) -> tuple[UIServer, str]:
-    """Start a server on a free port in a daemon thread (tests, notebooks); returns it and its URL."""
-    srv = make_server(store, host, port)
+def serve_in_thread(store: Any = None, host: str = "127.0.0.1", port: int = 0,
+                    token: str | None = None) -> tuple[UIServer, str]:
+    """Start a server on a free port in a daemon thread (tests, notebooks); returns it and its URL
+    (without the token: ``srv.token``, ``srv.url``)."""
+    srv = make_server(store, host, port, token)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     name = f"[{host}]" if ":" in host else host
     return srv, f"http://{name}:{srv.server_address[1]}"

@@ -19,15 +19,18 @@ from forkpoint.ui.server import allowed_hosts, make_server, serve_in_thread
 CSP = "Content-Security-Policy"
 
 
-def request(url: str, path: str, host: str | None = None, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+def request(url: str, path: str, host: str | None = None, method: str = "GET",
+            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     """One raw request; ``host`` replaces the Host header (http.client would send the real one)."""
-    hostport = url.split("//", 1)[1]
+    hostport = url.split("//", 1)[1].rstrip("/")
     name, port = hostport.rsplit(":", 1)
     conn = http.client.HTTPConnection(name.strip("[]"), int(port), timeout=10)
     try:
         conn.putrequest(method, path, skip_host=host is not None)
         if host is not None:
             conn.putheader("Host", host)
+        for k, v in (headers or {}).items():
+            conn.putheader(k, v)
         conn.endheaders()
         r = conn.getresponse()
         return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
@@ -77,14 +80,15 @@ def test_allowed_hosts_per_bind_address():
 def test_wildcard_bind_takes_ip_literals_not_foreign_names(tmp_path):
     store = f"sqlite:///{tmp_path / 'runs.db'}"
     forkpoint.store.open_store(store)
-    srv, _ = serve_in_thread(store, host="0.0.0.0")
+    srv, _ = serve_in_thread(store, host="0.0.0.0", token="t0k")
     port = srv.server_address[1]
     url = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": "Bearer t0k"}
     try:
-        assert request(url, "/api/projects", host=f"127.0.0.1:{port}")[0] == 200
-        assert request(url, "/api/projects", host=f"192.168.7.7:{port}")[0] == 200
-        assert request(url, "/api/projects", host=f"rebind.attacker.test:{port}")[0] == 403
-        assert request(url, "/api/projects", host=f"127.0.0.1:{port + 1}")[0] == 403
+        assert request(url, "/api/projects", host=f"127.0.0.1:{port}", headers=auth)[0] == 200
+        assert request(url, "/api/projects", host=f"192.168.7.7:{port}", headers=auth)[0] == 200
+        assert request(url, "/api/projects", host=f"rebind.attacker.test:{port}", headers=auth)[0] == 403
+        assert request(url, "/api/projects", host=f"127.0.0.1:{port + 1}", headers=auth)[0] == 403
     finally:
         srv.shutdown()
         srv.server_close()
@@ -204,3 +208,153 @@ def test_a_store_that_breaks_under_the_server_answers_500_with_the_store_named(u
     err = json.loads(body)["error"]
     assert str(path) in err and "cannot be read" in err
     assert request(url, "/static/js/app.js")[0] == 200
+
+
+# -- the token ------------------------------------------------------------------------------------
+@pytest.fixture
+def guarded(tmp_path):
+    store = f"sqlite:///{tmp_path / 'runs.db'}"
+    with forkpoint.init(store=store, project="sec", id="r1", quiet=True) as run:
+        run.log({"loss": 1.0})
+    srv, url = serve_in_thread(store, token="s3cret-T")
+    yield url, srv, store
+    srv.shutdown()
+    srv.server_close()
+    close_store(store)
+
+
+@pytest.mark.parametrize("path", ["/", "/p/sec", "/api/runs", "/api/run/r1", "/static/js/app.js", "/api/blob/" + "0" * 64])
+def test_without_the_token_every_path_is_401(guarded, path):
+    url, _, _ = guarded
+    status, headers, body = request(url, path)
+    assert status == 401 and b"token" in body and b"r1" not in body and "set-cookie" not in headers
+    assert headers["x-content-type-options"] == "nosniff" and CSP.lower() in headers
+
+
+@pytest.mark.parametrize("headers", [
+    {"Authorization": "Bearer wrong"}, {"Authorization": "Bearer s3cret-T-and-more"}, {"Authorization": "s3cret-T"},
+    {"Cookie": "forkpoint_token_{port}=wrong"}, {"Cookie": "forkpoint_token_1=s3cret-T"},  # another port's cookie
+    {"Authorization": "Bearer s3cr\u00e9t"}, {"Cookie": "garbage;;=\"\x7f"},
+])
+def test_a_wrong_token_is_401(guarded, headers):
+    url, srv, _ = guarded
+    port = srv.server_address[1]
+    status, _, _ = request(url, "/api/runs", headers={k: v.format(port=port) for k, v in headers.items()})
+    assert status == 401
+
+
+def test_a_wrong_token_in_the_query_is_401_and_sets_no_cookie(guarded):
+    url, _, _ = guarded
+    status, headers, _ = request(url, "/?token=nope")
+    assert status == 401 and "set-cookie" not in headers and "location" not in headers
+
+
+def test_the_token_in_the_query_sets_a_cookie_and_redirects_without_it(guarded):
+    url, srv, _ = guarded
+    port = srv.server_address[1]
+    status, headers, _ = request(url, "/compare?runs=r1&token=s3cret-T&x=1")
+    assert status == 303 and headers["location"] == "/compare?runs=r1&x=1"  # the token leaves the address bar
+    cookie = headers["set-cookie"]
+    assert cookie.startswith(f"forkpoint_token_{port}=s3cret-T;")
+    flags = {f.strip().lower() for f in cookie.split(";")[1:]}
+    assert flags == {"httponly", "samesite=strict", "path=/"}
+    assert request(url, "/?token=s3cret-T")[1]["location"] == "/"
+    status, _, body = request(url, "/api/runs", headers={"Cookie": f"other=1; forkpoint_token_{port}=s3cret-T"})
+    assert status == 200 and json.loads(body)["runs"][0]["id"] == "r1"
+    assert request(url, "/static/js/app.js", headers={"Cookie": f"forkpoint_token_{port}=s3cret-T"})[0] == 200
+
+
+def test_the_bearer_header_is_accepted(guarded):
+    url, _, _ = guarded
+    status, _, body = request(url, "/api/runs", headers={"Authorization": "Bearer s3cret-T"})
+    assert status == 200 and b"r1" in body
+
+
+def test_the_token_is_compared_in_constant_time(guarded, monkeypatch):
+    from forkpoint.ui import server
+
+    url, _, _ = guarded
+    seen = []
+    real = server.hmac.compare_digest
+    monkeypatch.setattr(server.hmac, "compare_digest", lambda a, b: (seen.append((a, b)), real(a, b))[1])
+    assert request(url, "/api/runs", headers={"Authorization": "Bearer guess"})[0] == 401
+    assert seen == [(b"guess", b"s3cret-T")]
+
+
+def test_beyond_loopback_a_token_is_generated_and_loopback_needs_none(tmp_path):
+    store = f"sqlite:///{tmp_path / 'runs.db'}"
+    forkpoint.store.open_store(store)
+    for host in ("0.0.0.0", "::"):
+        try:
+            srv = make_server(store, host, 0)
+        except OSError:  # no IPv6 on this machine
+            continue
+        try:
+            assert srv.token and len(srv.token) >= 32 and srv.url.endswith(f"/?token={srv.token}")
+            port = srv.server_address[1]
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+            assert request(f"http://127.0.0.1:{port}", "/api/projects", host=f"127.0.0.1:{port}")[0] in (401, 403)
+        finally:
+            srv.shutdown()
+            srv.server_close()
+    assert make_server(store, "0.0.0.0", 0).token != make_server(store, "0.0.0.0", 0).token
+    for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
+        try:
+            srv = make_server(store, host, 0)
+        except OSError:
+            continue
+        assert srv.token is None and "token" not in srv.url
+        srv.server_close()
+    srv = make_server(store, "127.0.0.1", 0, token="given")  # given on loopback: enforced too
+    assert srv.token == "given" and srv.url.endswith("/?token=given")
+    srv.server_close()
+    with pytest.raises(ValueError, match="token"):
+        make_server(store, "127.0.0.1", 0, token="a b")
+    close_store(store)
+
+
+def test_the_cli_prints_the_generated_token_for_a_wildcard_bind(tmp_path):
+    import subprocess
+    import sys
+
+    store = str(tmp_path / "runs.db")
+    forkpoint.store.open_store(store)
+    proc = subprocess.Popen([sys.executable, "-m", "forkpoint", "--store", store, "ui", "--host", "0.0.0.0",
+                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        assert line.startswith("forkpoint ui: http://0.0.0.0:") and "/?token=" in line, line
+        url, token = line.split()[2].split("/?token=")
+        port = int(url.rsplit(":", 1)[1])
+        base = f"http://127.0.0.1:{port}"
+        assert request(base, "/api/projects", host=f"127.0.0.1:{port}")[0] == 401
+        status, _, body = request(base, "/api/projects", host=f"127.0.0.1:{port}",
+                                  headers={"Authorization": f"Bearer {token}"})
+        assert status == 200 and json.loads(body) == {"projects": []}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.parametrize("payload", [b"<html><script>alert(1)</script></html>", b"<svg onload=alert(1)>",
+                                     b"GIF89a<script>alert(1)</script>"[:6] + b"x", b"\x89PNG\r\n\x1a\n..."])
+def test_the_blob_endpoint_never_serves_html_inline(ui, payload):
+    import hashlib
+
+    url, _, store, _ = ui
+    digest = hashlib.sha256(payload).hexdigest()
+    forkpoint.store.open_store(store).put_blob(digest, "image-file", payload, time.time())
+    status, headers, body = request(url, f"/api/blob/{digest}")
+    assert status == 200 and body == payload and headers["x-content-type-options"] == "nosniff"
+    assert headers["content-type"] in ("image/png", "image/gif", "application/octet-stream")
+    if headers["content-type"] == "application/octet-stream":
+        assert headers["content-disposition"].startswith("attachment")
+    assert "html" not in headers["content-type"] and "svg" not in headers["content-type"]
+    assert "sandbox" in headers[CSP.lower()] or "default-src 'none'" in headers[CSP.lower()]
+
+
+@pytest.mark.parametrize("path", ["/api/blob/..%2f..%2fserver.py", "/api/blob/../../etc/passwd", "/api/blob/ABC"])
+def test_the_blob_endpoint_takes_only_a_digest(ui, path):
+    url, _, _, _ = ui
+    status, _, body = request(url, path)
+    assert status in (400, 404) and b"import" not in body and b"root:" not in body

@@ -1,0 +1,347 @@
+"""The JSON answers of the UI's API (docs/ui-api.md is the contract), shaped from ``Api``/``RunView``
+and, for the many-run endpoints, ``bulk.Snapshot``. ``server.py`` parses the request and calls one
+function here per endpoint; a bad parameter is a ``ValueError`` naming it (400), an unknown run or
+project ``NotFound`` (404)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from bisect import bisect_right
+from typing import Any, Sequence
+
+from ..api import Api, RunView, Series
+from ..errors import SpecError
+from ..media import LIST_TYPE, is_ref
+from ..owner import effective_state
+from ..spec import check_project
+from ..store import RunRecord
+from .bulk import Branch, Cache, Snapshot
+from .downsample import minmax, minmax_indices
+
+MEDIA_TYPES = {"image-file": "image", "histogram": "histogram", "table-file": "table", LIST_TYPE: "media-list"}
+TIME_AXES = ("_timestamp", "_runtime")
+MAX_SERIES_RUNS = 200
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF87a", "image/gif"),
+                (b"GIF89a", "image/gif"))
+MAX_TEXT = 200  # a summary string longer than this (console text, artifact records) is no table cell
+
+
+class NotFound(Exception):
+    pass
+
+
+def view(api: Api, ref: str) -> RunView:
+    try:
+        return api.run(ref)
+    except (LookupError, SpecError) as exc:
+        raise NotFound(str(exc)) from None
+
+
+# -- rows of the runs table -----------------------------------------------------------------------
+def cell(v: Any) -> bool:
+    """Whether a summary value is a table cell: a number, bool, None or short text (not media)."""
+    return v is None or isinstance(v, (int, float)) or (isinstance(v, str) and len(v) <= MAX_TEXT)
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config -> ``{"a.b": scalar}``; a list or other value becomes its compact JSON text."""
+    out: dict[str, Any] = {}
+    for k, v in config.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, name + "."))
+        elif v is None or isinstance(v, (bool, int, float, str)):
+            out[name] = v
+        else:
+            out[name] = json.dumps(v, separators=(",", ":"), default=str)
+    return out
+
+
+def row(record: RunRecord, *, state: str, kind: str, last_step: int | None, parent: Any, summary: dict[str, Any],
+        config: dict[str, Any]) -> dict[str, Any]:
+    return {"id": record.id, "project": record.project, "name": record.name, "state": state, "kind": kind,
+            "group": record.run_group, "job_type": record.job_type, "tags": list(record.tags),
+            "created_at": record.created_at, "updated_at": record.updated_at, "last_step": last_step,
+            "parent": str(parent) if parent else None,
+            "summary": {k: v for k, v in summary.items() if cell(v)}, "config": flatten(config)}
+
+
+def _records(api: Api, project: str | None) -> list[RunRecord]:
+    entity = None
+    if project is not None and project.count("/") == 1:
+        entity, project = project.split("/")
+    if project is not None:
+        try:
+            check_project(project)
+        except SpecError as exc:
+            raise ValueError(f"project: {exc}") from None
+    records = [r for r in api.store.list_runs(project) if entity is None or r.entity == entity]
+    if project is not None and not records:
+        raise NotFound(f"no runs in project {project!r}" + (f" of entity {entity!r}" if entity else ""))
+    return records
+
+
+def runs_table(api: Api, project: str | None, text: str, cache: Cache | None) -> dict[str, Any]:
+    snap = Snapshot(api.store, _records(api, project), cache, archived=False)
+    rows = []
+    for b in snap.heads():
+        rows.append(row(b.record, state=b.state, kind=b.kind, last_step=b.last_step, parent=snap.parent(b),
+                        summary={**b.summary, **b.segment.summary}, config=b.segment.config))
+    if text:
+        text = text.lower()
+        rows = [r for r in rows if text in " ".join([r["id"], r["name"] or "", r["project"], *r["tags"]]).lower()]
+    config_keys = sorted({k for r in rows for k in r["config"]})
+    summary_keys = sorted({k for r in rows for k in r["summary"]})
+    return {"runs": rows, "columns": {"config": config_keys, "summary": summary_keys}}
+
+
+def projects(api: Api) -> dict[str, Any]:
+    out: dict[str, dict[str, Any]] = {}
+    for r in api.store.list_runs():
+        p = out.setdefault(r.project, {"name": r.project, "runs": 0, "running": 0, "last_activity": None})
+        p["runs"] += 1
+        if effective_state(r) == "running":
+            p["running"] += 1
+        if p["last_activity"] is None or r.updated_at > p["last_activity"]:
+            p["last_activity"] = r.updated_at
+    return {"projects": [out[k] for k in sorted(out)]}
+
+
+def status(api: Api, refs: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for ref in refs:
+        try:
+            v = api.run(ref)
+        except (LookupError, SpecError):
+            out[ref] = None  # gone (gc) or never there: the page stops polling it
+            continue
+        out[ref] = {"state": v.state, "last_step": v.last_step, "updated_at": v.updated_at}
+    return {"runs": out}
+
+
+# -- one run --------------------------------------------------------------------------------------
+def tree(v: RunView) -> list[dict[str, Any]]:
+    """The lineage of ``v`` from its root, flat and depth first: ``{"id", "depth", "relation":
+    "root"|"archived"|"fork", "kind", "state", "last_step", "at", "label"}``."""
+    out = []
+    for entry in v.root().tree():
+        node = entry.view
+        item: dict[str, Any] = {"id": node.id, "depth": entry.depth, "relation": entry.relation, "kind": node.kind,
+                                "state": node.state, "last_step": node.last_step, "at": None, "label": ""}
+        if entry.relation == "fork":
+            point = node.parent
+            item["at"] = point.step if point else node.branch_step
+            item["label"] = f"at _step={item['at']}"
+        elif entry.relation == "archived":
+            item["label"] = str(node.span())
+        elif node.kind == "rewind":
+            item["at"] = node.branch_step
+            item["label"] = f"rewound at _step={node.branch_step}"
+        out.append(item)
+    return out
+
+
+def run_detail(api: Api, ref: str) -> dict[str, Any]:
+    v = view(api, ref)
+    summary = v.summary
+    keys = v.keys()
+    rec = v._record
+    base = row(rec, state=v.state, kind=v.kind, last_step=v.last_step, parent=v.parent, summary=summary,
+               config=v.config)
+    base["id"] = v.id
+    return {**base, "run_id": v.run_id, "entity": v.entity, "notes": v.notes, "exit_code": v.exit_code,
+            "branch_step": v.branch_step, "config": v.config, "config_changes": v.config_changes,
+            "summary_all": summary,
+            "keys": [k for k in keys if not is_ref(summary.get(k)) and not isinstance(summary.get(k), str)],
+            "media": [{"key": k, "type": MEDIA_TYPES[summary[k]["_type"]]} for k in keys if is_ref(summary.get(k))],
+            "step_metrics": v.step_metrics,
+            "archived": [{"id": a.id, "branch_step": a.branch_step, "last_step": a.last_step, "label": str(a.span())}
+                         for a in v.archived()],
+            "children": [{"id": c.id, "branch_step": c.parent.step if c.parent else c.branch_step}
+                         for c in v.children()],
+            "ancestors": [str(p) for p in v.ancestors()], "tree": tree(v)}
+
+
+def branch_points(v: RunView) -> list[dict[str, Any]]:
+    """Where ``v`` branched off its parent, and where each of its forks branched off it."""
+    marks = []
+    parent = v.parent
+    if parent is not None and v.branch_step is not None:
+        marks.append({"step": parent.step, "label": f"{v.kind} from {parent}"})
+    for c in v.children():
+        point = c.parent
+        marks.append({"step": point.step if point else c.branch_step, "label": f"fork {c.id}"})
+    return marks
+
+
+def series(api: Api, ref: str, key: str, points: int) -> dict[str, Any]:
+    """``/api/run/<ref>/series``: one run, one metric, parts downsampled separately (kept as it was)."""
+    v = view(api, ref)
+    got = v.series(key)
+    out = []
+    parts = (("inherited", slice(0, got.own_from)), ("own", slice(got.own_from, None)))
+    for part, cut in parts:
+        s, y = minmax(got.steps[cut], got.values[cut], points)
+        if s:
+            out.append({"label": f"{v.id} ({part})" if part == "inherited" else v.id, "run": v.id, "part": part,
+                        "steps": s, "values": y})
+    return {"key": key, "run": v.id, "total_points": len(got.steps), "series": out, "branch_points": branch_points(v)}
+
+
+# -- many runs, one metric ------------------------------------------------------------------------
+def _number(v: Any) -> bool:
+    return type(v) in (int, float) and math.isfinite(v)
+
+
+def _x_values(v: RunView, got: Series, x: str) -> tuple[list[int], list[Any], list[Any], int, Series | None]:
+    """The metric's points that have an ``x`` value: steps, x, y, own_from, and the x series."""
+    if x == "_step":
+        return got.steps, got.steps, got.values, got.own_from, None
+    src = v.series("_timestamp" if x in TIME_AXES else x)
+    xs: list[Any]
+    if src.steps == got.steps:  # the common case: every row has both (e.g. _timestamp)
+        xs = list(src.values)
+        keep = None if all(map(_number, xs)) else [i for i, t in enumerate(xs) if _number(t)]
+    else:
+        at = dict(zip(src.steps, src.values))
+        xs = [at.get(s) for s in got.steps]
+        keep = [i for i, t in enumerate(xs) if _number(t)]
+    steps, ys, own_from = got.steps, got.values, got.own_from
+    if keep is not None:
+        own_from = sum(1 for i in keep if i < own_from)
+        steps, xs, ys = [steps[i] for i in keep], [xs[i] for i in keep], [ys[i] for i in keep]
+    if x == "_runtime":
+        first = next((t for t in src.values if _number(t)), None)  # the first row of the visible history
+        xs = [t - first for t in xs] if first is not None else []
+    return steps, xs, ys, own_from, src
+
+
+def _x_at(step: int, x: str, src: Series | None, first: float | None) -> Any:
+    if x == "_step":
+        return step
+    if src is None:
+        return None
+    i = bisect_right(src.steps, step) - 1  # the row at the step, or the last one before it
+    while i >= 0 and not _number(src.values[i]):
+        i -= 1
+    if i < 0:
+        return None
+    value = src.values[i]
+    return value - first if x == "_runtime" and first is not None else value
+
+
+def overlay(api: Api, refs: Sequence[str], key: str, x: str, points: int) -> dict[str, Any]:
+    views = [view(api, ref) for ref in refs]
+    if x != "_step" and x not in TIME_AXES and not any(x in v.step_metrics for v in views):
+        declared = sorted({m for v in views for m in v.step_metrics})
+        raise ValueError(f"x={x!r}: expected _step, _timestamp, _runtime or a step metric these runs declared "
+                         f"({', '.join(declared) if declared else 'none declared'})")
+    out = []
+    for v in views:
+        got = v.series(key)
+        steps, xs, ys, own_from, src = _x_values(v, got, x)
+        first = next((t for t in src.values if _number(t)), None) if src is not None else None
+        keep = minmax_indices(ys, points, (own_from - 1, own_from))
+        parts = []
+        for part, picks in (("inherited", [i for i in keep if i < own_from]), ("own", [i for i in keep if i >= own_from])):
+            if picks:
+                parts.append({"part": part, "steps": [steps[i] for i in picks], "x": [xs[i] for i in picks],
+                              "y": [ys[i] for i in picks]})
+        marks = [{**m, "x": _x_at(m["step"], x, src, first)} for m in branch_points(v)]
+        out.append({"run": v.id, "state": v.state, "total_points": len(got.steps), "parts": parts,
+                    "branch_points": marks})
+    return {"key": key, "x": x, "runs": out}
+
+
+# -- lineage graph --------------------------------------------------------------------------------
+def _node(b: Branch) -> dict[str, Any]:
+    s = b.segment
+    return {"id": b.id, "run_id": b.record.id, "name": b.record.name, "state": b.state, "kind": b.kind,
+            "archived": b.is_archived, "branch_step": s.branch_step, "start_step": s.start_step,
+            "last_step": b.last_step, "created_at": s.created_at}
+
+
+def lineage_graph(api: Api, project: str | None, ref: str | None, cache: Cache | None) -> dict[str, Any]:
+    if ref is not None:
+        entries = view(api, ref).root().tree()
+        wanted = {e.view.id for e in entries}
+        records = []
+        for run_id in dict.fromkeys(e.view.run_id for e in entries):
+            rec = api.store.get_run(run_id)
+            if rec is not None:
+                records.append(rec)
+        records.sort(key=lambda r: (r.created_at, r.id))
+    else:
+        records = _records(api, project)
+        wanted = None
+    snap = Snapshot(api.store, records, cache)
+    branches = [b for b in snap.branches if wanted is None or b.id in wanted]
+    ids = {b.id for b in branches}
+    edges = []
+    for b in branches:
+        if b.is_archived:
+            edges.append({"source": b.record.id, "target": b.id, "relation": "archived", "step": snap.replaced_at(b)})
+        p = snap.parent(b)
+        if p is not None and p.run_id in ids:
+            relation = "rewind" if p.run_id.partition("~")[0] == b.record.id else "fork"
+            edges.append({"source": p.run_id, "target": b.id, "relation": relation, "step": p.step})
+    return {"nodes": [_node(b) for b in branches], "edges": edges}
+
+
+# -- media ----------------------------------------------------------------------------------------
+def media(api: Api, ref: str, key: str) -> dict[str, Any]:
+    v = view(api, ref)
+    blobs: dict[str, Any] = {}
+
+    def load(digest: str) -> Any:
+        if digest not in blobs:
+            data = api.store.get_blob(digest)
+            blobs[digest] = json.loads(data) if data is not None else None
+        return blobs[digest]
+
+    def item(ref: dict[str, Any]) -> dict[str, Any]:
+        kind = MEDIA_TYPES[ref["_type"]]
+        out: dict[str, Any] = {"type": kind, "sha256": ref["sha256"], "url": f"/api/blob/{ref['sha256']}"}
+        if kind == "image":
+            out.update(width=ref.get("width"), height=ref.get("height"), caption=ref.get("caption"),
+                       format=ref.get("format"))
+        elif kind == "histogram":
+            got = load(ref["sha256"]) or {}
+            out.update(bins=got.get("bins", []), counts=got.get("values", []))
+        elif kind == "table":
+            got = load(ref["sha256"]) or {}
+            out.update(columns=got.get("columns", []), data=got.get("data", []))
+        return out
+
+    steps = []
+    kind = None
+    for r in v.history(keys=[key]):
+        value = r.get(key)
+        if not is_ref(value):
+            continue
+        assert isinstance(value, dict)
+        kind = kind or MEDIA_TYPES[value["_type"]]
+        items = value["items"] if value["_type"] == LIST_TYPE else [value]
+        steps.append({"step": r["_step"], "items": [item(i) for i in items]})
+    if kind is None:
+        raise ValueError(f"key={key!r}: run {v.id} has no media under this key")
+    return {"key": key, "type": kind, "steps": steps}
+
+
+def blob(api: Api, digest: str) -> tuple[bytes, str]:
+    """The blob's bytes and content type: an image type only for PNG, JPEG, GIF or WebP bytes
+    (checked on the bytes, never taken from the reference), else ``application/octet-stream``."""
+    if not SHA256.match(digest):
+        raise ValueError(f"blob {digest[:80]!r}: expected a sha256 (64 lower-case hex digits)")
+    data = api.store.get_blob(digest)
+    if data is None:
+        raise NotFound(f"no blob {digest}")
+    for magic, ctype in _IMAGE_MAGIC:
+        if data.startswith(magic):
+            return data, ctype
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return data, "image/webp"
+    return data, "application/octet-stream"
