@@ -6,5 +6,6 @@ VENV="$ROOT/.venv-bench"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 links=()
 [ -d /opt/wheels ] && links=(--find-links /opt/wheels)
-"$VENV/bin/python" -m pip install -q "${links[@]}" -e "$ROOT[bench,lightning]"
+# torch only ever as the pinned local CPU build (lightning pins the same version)
+"$VENV/bin/python" -m pip install -q "${links[@]}" "torch==2.13.0" -e "$ROOT[bench,lightning]"
 exec "$VENV/bin/python" "$ROOT/benchmarks/compare_peers.py" "$@"
