@@ -17,11 +17,27 @@ from forkpoint.ui.server import serve_in_thread
 
 
 def lineage(store):
-    """A run rewound at 200 (wave from 250), and a fork of it at 150 with its own metric."""
+    """A run rewound at 200 (wave from 250), and a fork of it at 150 with its own metric (the
+    e2e fixtures serve this one: keep it as it is)."""
+    with forkpoint.init(project="ui", store=store, name="base") as run:
+        for i in range(300):
+            run.log({"metric": float(i)})
+    with forkpoint.init(store=store, resume_from=f"{run.id}?_step=200") as r:
+        for i in range(201, 300):
+            r.log({"metric": i + 2 * math.sin(i / 3) if i >= 250 else float(i)}, step=i)
+    with forkpoint.init(store=store, fork_from=f"{run.id}?_step=150", id="kid", config={"lr": 0.1}) as f:
+        for i in range(151, 260):
+            f.log({"metric": 150 - (i - 150) * 0.5, "extra": i}, step=i)
+    return run.id
+
+
+def workspace(store):
+    """``lineage`` with more to show: nested config, a step metric (``epoch`` on even steps), a
+    text metric, and group, job type and tags on the fork."""
     with forkpoint.init(project="ui", store=store, name="base", config={"opt": {"lr": 0.1, "layers": [4, 4]}}) as run:
         run.define_metric("epoch", step_metric=True)
         for i in range(300):
-            run.log({"metric": float(i), "epoch": i // 10 if i % 2 == 0 else None} if i % 2 == 0 else {"metric": float(i)})
+            run.log({"metric": float(i), "epoch": i // 10} if i % 2 == 0 else {"metric": float(i)})
     with forkpoint.init(store=store, resume_from=f"{run.id}?_step=200") as r:
         for i in range(201, 300):
             r.log({"metric": i + 2 * math.sin(i / 3) if i >= 250 else float(i)}, step=i)
@@ -34,7 +50,7 @@ def lineage(store):
 
 @pytest.fixture
 def ui(store):
-    rid = lineage(store)
+    rid = workspace(store)
     srv, url = serve_in_thread(store)
     yield url, rid
     srv.shutdown()
@@ -86,7 +102,7 @@ def test_runs_rows_and_columns(ui):
 
 def test_runs_table_reads_as_runview_does(store, api):
     """The bulk path gives what RunView gives, for forks of forks, rewinds of forks, archived parents."""
-    rid = lineage(store)
+    rid = workspace(store)
     with forkpoint.init(store=store, resume_from=f"{rid}?_step=120"):
         pass  # kid's parent rows now live only in rid~2
     with forkpoint.init(store=store, fork_from="kid?_step=200", id="grandkid") as g:
