@@ -181,6 +181,18 @@ class Store(ABC):
                 out[seg] = got
         return out
 
+    def read_at(self, ranges: Sequence[Range], key: str, steps: Sequence[int]) -> list[Any]:
+        """``key``'s value at each of ``steps`` (ascending) over the ranges, None where no row holds
+        it: the x values of a downsampled chart, without reading the whole key into lists."""
+        got_s, got_v = self.read_series(ranges, key)
+        at = dict(zip(got_s, got_v))
+        return [at.get(s) for s in steps]
+
+    def first_in(self, ranges: Sequence[Range], key: str) -> tuple[int, Any] | None:
+        """The first ``(step, value)`` of ``key`` over the ranges (oldest range first)."""
+        got_s, got_v = self.read_series(ranges, key)
+        return (got_s[0], got_v[0]) if got_s else None
+
     @abstractmethod
     def snapshot(self) -> AbstractContextManager[None]:
         """Reads inside see one consistent state of the store (whole batches only)."""

@@ -129,6 +129,7 @@ class Handler(BaseHTTPRequestHandler):
     port: int
     token: str | None  # None: no token asked (loopback without --token)
     cache: Cache
+    overlays: views.OverlayCache
     server_version = "forkpoint-ui"
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet; the CLI prints the address
@@ -266,7 +267,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/series":
             refs = _runs(q, views.MAX_SERIES_RUNS)
             key = _required(q, "key", "metric")
-            return views.overlay(api, refs, key, _param(q, "x", "_step") or "_step", _points(q, 1500))
+            return views.overlay(api, refs, key, _param(q, "x", "_step") or "_step", _points(q, 1500), self.overlays)
         if path == "/status":
             return views.status(api, _runs(q, 1000))
         if path == "/lineage":
@@ -346,7 +347,8 @@ def make_server(store: Any = None, host: str = "127.0.0.1", port: int = 8765, to
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     server_class = type("UIServer", (UIServer,), {"address_family": family})
     handler = cast("type[Handler]", type("BoundHandler", (Handler,), {"api": api, "hosts": None, "port": 0,
-                                                                     "token": token, "cache": Cache()}))
+                                                                     "token": token, "cache": Cache(),
+                                                                     "overlays": views.OverlayCache()}))
     srv = server_class((host, port), handler)
     handler.port = int(srv.server_address[1])
     handler.hosts = allowed_hosts(host, handler.port)

@@ -196,44 +196,98 @@ def _number(v: Any) -> bool:
     return type(v) in (int, float) and math.isfinite(v)
 
 
-def _x_values(v: RunView, got: Series, x: str) -> tuple[list[int], list[Any], list[Any], int, Series | None]:
-    """The metric's points that have an ``x`` value: steps, x, y, own_from, and the x series."""
-    if x == "_step":
-        return got.steps, got.steps, got.values, got.own_from, None
-    src = v.series("_timestamp" if x in TIME_AXES else x)
-    xs: list[Any]
-    if src.steps == got.steps:  # the common case: every row has both (e.g. _timestamp)
-        xs = list(src.values)
-        keep = None if all(map(_number, xs)) else [i for i, t in enumerate(xs) if _number(t)]
-    else:
-        at = dict(zip(src.steps, src.values))
-        xs = [at.get(s) for s in got.steps]
-        keep = [i for i, t in enumerate(xs) if _number(t)]
+def _first_number(values: list[Any]) -> Any:
+    return next((t for t in values if _number(t)), None)
+
+
+def _run_overlay(v: RunView, key: str, x: str, points: int, marks: list[dict[str, Any]]) -> dict[str, Any]:
+    """One run of ``overlay``. Downsampled on ``y`` first, so the x value is looked up for the
+    kept points only (a 100,000-point run costs two block reads and one min/max pass)."""
+    got = v.series(key)
     steps, ys, own_from = got.steps, got.values, got.own_from
-    if keep is not None:
-        own_from = sum(1 for i in keep if i < own_from)
-        steps, xs, ys = [steps[i] for i in keep], [xs[i] for i in keep], [ys[i] for i in keep]
-    if x == "_runtime":
-        first = next((t for t in src.values if _number(t)), None)  # the first row of the visible history
-        xs = [t - first for t in xs] if first is not None else []
-    return steps, xs, ys, own_from, src
+    src: Series | None = None
+    first = None
+    xs: Any
+    if x == "_step":
+        xs = steps
+    elif x in TIME_AXES:  # every row has a _timestamp: downsample on y, then read x at the kept points only
+        ranges = v.ranges()
+        if x == "_runtime":
+            got_first = v._store.first_in(ranges, "_timestamp")  # the first row of the visible history
+            first = got_first[1] if got_first is not None else None
+        picks = minmax_indices(ys, points, (own_from - 1, own_from))
+        xs = dict(zip(picks, v._store.read_at(ranges, "_timestamp", [steps[i] for i in picks])))
+    else:  # a step metric: rows without it are left out before downsampling
+        src = v.series(x)
+        if src.steps == steps:
+            xs = src.values
+        else:
+            at = dict(zip(src.steps, src.values))
+            keep = [i for i, s in enumerate(steps) if _number(at.get(s))]
+            own_from = sum(1 for i in keep if i < own_from)
+            steps, ys, xs = [steps[i] for i in keep], [ys[i] for i in keep], [at[steps[i]] for i in keep]
+    if x not in TIME_AXES:
+        picks = minmax_indices(ys, points, (own_from - 1, own_from))
+    picks = [i for i in picks if _number(xs[i])]
+    shift = first if first is not None else 0
+    parts = []
+    for part, cut in (("inherited", [i for i in picks if i < own_from]), ("own", [i for i in picks if i >= own_from])):
+        if cut:
+            parts.append({"part": part, "steps": [steps[i] for i in cut], "x": [xs[i] - shift for i in cut]
+                          if shift else [xs[i] for i in cut], "y": [ys[i] for i in cut]})
+    if x in TIME_AXES and marks:
+        at_steps = sorted({m["step"] for m in marks})
+        stamp = dict(zip(at_steps, v._store.read_at(v.ranges(), "_timestamp", at_steps)))
+        marks = [{**m, "x": stamp[m["step"]] - shift if _number(stamp[m["step"]]) else None} for m in marks]
+    else:
+        marks = [{**m, "x": _x_at(m["step"], x, src)} for m in marks]
+    return {"run": v.id, "state": v.state, "total_points": len(got.steps), "parts": parts, "branch_points": marks}
 
 
-def _x_at(step: int, x: str, src: Series | None, first: float | None) -> Any:
+def _x_at(step: int, x: str, src: Series | None) -> Any:
+    """A branch point's x on the step axis or a step metric's: the row at the step, or the last before it."""
     if x == "_step":
         return step
     if src is None:
         return None
-    i = bisect_right(src.steps, step) - 1  # the row at the step, or the last one before it
+    i = bisect_right(src.steps, step) - 1
     while i >= 0 and not _number(src.values[i]):
         i -= 1
-    if i < 0:
-        return None
-    value = src.values[i]
-    return value - first if x == "_runtime" and first is not None else value
+    return src.values[i] if i >= 0 else None
 
 
-def overlay(api: Api, refs: Sequence[str], key: str, x: str, points: int) -> dict[str, Any]:
+class OverlayCache:
+    """Answers per (run, key, x, points) while the run's visible history is unchanged: the version
+    is every segment its history reads with ``write_seq`` and ``last_step``, the run's state and
+    ``updated_at``, and its branch points (a new fork of it, a rewind of its parent), so a live run
+    is read again after each commit and nothing else is."""
+
+    LIMIT = 256
+
+    def __init__(self) -> None:
+        self._data: dict[tuple, tuple[tuple, dict[str, Any]]] = {}
+
+    def version(self, v: RunView, marks: list[dict[str, Any]]) -> tuple:
+        store = v._store
+        segments = tuple((r.segment, r.hi, *_seg_version(store.get_segment(r.segment))) for r in v.ranges())
+        return v.state, v.updated_at, segments, tuple((m["step"], m["label"]) for m in marks)
+
+    def get(self, key: tuple, version: tuple) -> dict[str, Any] | None:
+        got = self._data.get(key)
+        return got[1] if got is not None and got[0] == version else None
+
+    def put(self, key: tuple, version: tuple, answer: dict[str, Any]) -> None:
+        if len(self._data) >= self.LIMIT:
+            self._data.pop(next(iter(self._data)))  # the oldest entry
+        self._data[key] = (version, answer)
+
+
+def _seg_version(seg: Any) -> tuple:
+    return seg.write_seq, seg.last_step
+
+
+def overlay(api: Api, refs: Sequence[str], key: str, x: str, points: int,
+            cache: OverlayCache | None = None) -> dict[str, Any]:
     views = [view(api, ref) for ref in refs]
     if x != "_step" and x not in TIME_AXES and not any(x in v.step_metrics for v in views):
         declared = sorted({m for v in views for m in v.step_metrics})
@@ -241,18 +295,16 @@ def overlay(api: Api, refs: Sequence[str], key: str, x: str, points: int) -> dic
                          f"({', '.join(declared) if declared else 'none declared'})")
     out = []
     for v in views:
-        got = v.series(key)
-        steps, xs, ys, own_from, src = _x_values(v, got, x)
-        first = next((t for t in src.values if _number(t)), None) if src is not None else None
-        keep = minmax_indices(ys, points, (own_from - 1, own_from))
-        parts = []
-        for part, picks in (("inherited", [i for i in keep if i < own_from]), ("own", [i for i in keep if i >= own_from])):
-            if picks:
-                parts.append({"part": part, "steps": [steps[i] for i in picks], "x": [xs[i] for i in picks],
-                              "y": [ys[i] for i in picks]})
-        marks = [{**m, "x": _x_at(m["step"], x, src, first)} for m in branch_points(v)]
-        out.append({"run": v.id, "state": v.state, "total_points": len(got.steps), "parts": parts,
-                    "branch_points": marks})
+        marks = branch_points(v)
+        if cache is None:
+            out.append(_run_overlay(v, key, x, points, marks))
+            continue
+        ck, version = (v.id, key, x, points), cache.version(v, marks)
+        got = cache.get(ck, version)
+        if got is None:
+            got = _run_overlay(v, key, x, points, marks)
+            cache.put(ck, version, got)
+        out.append(got)
     return {"key": key, "x": x, "runs": out}
 
 
