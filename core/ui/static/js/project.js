@@ -1,6 +1,79 @@
-// A project's workspace: runs table, lineage graph and charts of the chosen runs.
-import { runsPage } from "./runs.js";
+// A project's workspace: the runs table (left), the charts of the visible runs (right; below on a
+// narrow screen) and the project's lineage graph. The table paints first; charts and lineage load
+// after it, so a project of 10,000 runs shows its rows at once.
+import * as api from "./api.js";
+import { chartGrid } from "./charts.js";
+import { colorOf, h, projectLink, runLink, setCrumbs } from "./dom.js";
+import { lineageGraph } from "./lineage.js";
+import { watch } from "./live.js";
+import { runsTable } from "./runs.js";
+
+const LINEAGE_AUTO = 1000; // larger projects draw their lineage graph only when asked
+const REDRAW_MS = 150; // a burst of eye clicks redraws the charts once
 
 export async function projectPage(app, project) {
-  return runsPage(app, project);
+  setCrumbs("/ ", projectLink(project));
+  performance.mark("fp-runs-start");
+  const { runs, columns } = await api.runs(project);
+  performance.mark("fp-runs-parsed");
+  if (!runs.length) throw new Error(`project '${project}' has no runs`);
+  const byId = new Map(runs.map((r) => [r.id, r]));
+
+  const tableBox = h("section", { className: "box runs-box", id: "runs-box" });
+  const extra = h("div", { id: "extra-runs", className: "chips" });
+  const charts = h("div", { className: "grid", id: "charts" });
+  const lineageEl = h("div", { id: "lineage", className: "lineage-graph" });
+  const lineageBox = h("details", { className: "box lineage-box", id: "lineage-box" },
+    h("summary", {}, h("h2", {}, "lineage"), h("span", { className: "muted" }, " select a sub-tree to chart it")), lineageEl);
+  if (runs.length <= LINEAGE_AUTO) lineageBox.open = true;
+  app.replaceChildren(h("div", { className: "workspace" },
+    h("div", { className: "ws-left" }, tableBox, lineageBox),
+    h("div", { className: "ws-right" }, h("div", { className: "charts-head" }, h("h2", {}, "charts"), extra), charts)));
+
+  // a run is charted with its colour; ids that are not table rows (archived branches "<id>~k"
+  // selected in the lineage) are listed above the charts, each with a button to drop it
+  const asRuns = (ids) => ids.map((id) => ({ id, color: colorOf(id) }));
+  let grid = null, timer = 0;
+  const showExtra = (ids) => extra.replaceChildren(...ids.filter((id) => !byId.has(id)).map((id) => {
+    const sw = h("span", { className: "swatch" });
+    sw.style.background = colorOf(id);
+    const drop = h("button", { type: "button", className: "chip-x", title: "remove from the charts", dataset: { run: id } }, "×");
+    drop.onclick = () => table.setVisible(table.visible().filter((x) => x !== id));
+    return h("span", { className: "chip", dataset: { run: id } }, sw, runLink(id), drop);
+  }));
+  const onVisible = (ids) => {
+    showExtra(ids);
+    clearTimeout(timer);
+    timer = setTimeout(() => { if (grid) grid.setRuns(asRuns(ids)); }, REDRAW_MS);
+  };
+  const table = runsTable(tableBox, runs, columns || derivedColumns(runs), { project, onVisible });
+  performance.mark("fp-table-painted");
+
+  // after the first paint: charts, lineage, live states
+  await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+  grid = chartGrid(charts, asRuns(table.visible()), null, { live: true });
+  const loadLineage = async () => {
+    if (lineageEl.dataset.loaded) return;
+    lineageEl.dataset.loaded = "1";
+    try {
+      const graph = await api.lineage({ project });
+      lineageGraph(lineageEl, graph, {
+        onOpen: (id) => { location.href = `/run/${encodeURIComponent(id)}`; },
+        onSelect: (ids) => table.setVisible(ids),
+      });
+    } catch (err) {
+      lineageEl.replaceChildren(h("div", { className: "muted" }, `lineage unavailable: ${err.message}`));
+    }
+  };
+  if (lineageBox.open) loadLineage(); else lineageBox.addEventListener("toggle", loadLineage, { once: true });
+  const running = runs.filter((r) => r.state === "running").map((r) => r.id);
+  if (running.length) {
+    watch(running, (id, st) => table.update(id, { state: st.state, last_step: st.last_step, updated_at: st.updated_at }));
+  }
+}
+
+// Older servers answer /api/runs without `columns`: the keys of the rows themselves.
+function derivedColumns(runs) {
+  const keys = (f) => [...new Set(runs.flatMap((r) => Object.keys(r[f] || {})))].sort();
+  return { config: keys("config"), summary: keys("summary") };
 }
