@@ -136,6 +136,10 @@ def test_runs_cache_follows_live_writes_and_rewinds(store):
             p.summary["best"] = 0.5
             rows = {r["id"]: r for r in get(url + "/api/runs?project=live")[1]["runs"]}
             assert rows["p"]["last_step"] == 10 and rows["p"]["summary"] == {"loss": 42.0, "best": 0.5}
+            p.name, p.tags = "renamed", ["x"]  # no row written: the table still sees it
+            p.config.update({"lr": 0.5})
+            rows = {r["id"]: r for r in get(url + "/api/runs?project=live")[1]["runs"]}
+            assert (rows["p"]["name"], rows["p"]["tags"], rows["p"]["config"]) == ("renamed", ["x"], {"lr": 0.5})
             assert rows["f"]["summary"] == {"loss": 5.0, "acc": 1.0} and rows["f"]["parent"] == "p?_step=5"
         finally:
             srv.shutdown()
@@ -174,6 +178,31 @@ def test_runs_cache_is_reused_and_invalidated_in_one_server(store):
             del st.segment_tails
             srv.shutdown()
             srv.server_close()
+
+
+def test_runs_table_shows_a_writer_that_died_without_a_write(store):
+    """Nothing in the store changes when a writer is SIGKILLed; the cached table must still say crashed."""
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import forkpoint, sys, time\n"
+            "r = forkpoint.init(store=sys.argv[1], project='k', id='k', flush_interval=0)\n"
+            "r.log({'x': 1.0}); print('up', flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code, store], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "up"  # type: ignore[union-attr]
+    srv, url = serve_in_thread(store)
+    try:
+        assert get(url + "/api/runs?project=k")[1]["runs"][0]["state"] == "running"
+        assert get(url + "/api/projects")[1]["projects"][0]["running"] == 1
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        assert get(url + "/api/runs?project=k")[1]["runs"][0]["state"] == "crashed"
+        assert get(url + "/api/status?runs=k")[1]["runs"]["k"]["state"] == "crashed"
+    finally:
+        proc.kill()
+        srv.shutdown()
+        srv.server_close()
 
 
 # -- one run --------------------------------------------------------------------------------------
@@ -267,7 +296,36 @@ def test_overlay_of_nan_and_inf_sends_gaps(store):
         (r,) = get(url + "/api/series?runs=n&key=v")[1]["runs"]
         assert r["parts"][0]["steps"] == [0, 3, 5] and r["parts"][0]["y"] == [1.0, 2.0, 3.0]
         assert get(url + "/api/run/n")[1]["summary_all"]["v"] == 3.0
+        with forkpoint.init(store=store, id="n", resume="must") as run:
+            run.log({"v": float("nan")})
+        (row,) = get(url + "/api/runs?project=n")[1]["runs"]
+        assert row["summary"] == {"v": None} and row["last_step"] == 6
     finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_overlay_cache_follows_live_writes_finish_and_new_forks(store):
+    run = forkpoint.init(store=store, project="o", id="o", flush_interval=0)
+    for i in range(5):
+        run.log({"loss": float(i)})
+    srv, url = serve_in_thread(store)
+    try:
+        q = url + "/api/series?runs=o&key=loss&x=_runtime"
+        (r,) = get(q)[1]["runs"]
+        assert r["parts"][0]["steps"] == list(range(5)) and r["state"] == "running" and r["branch_points"] == []
+        assert get(q)[1]["runs"][0] == r  # answered again from the cache
+        run.log({"loss": 9.0})
+        (r,) = get(q)[1]["runs"]
+        assert r["parts"][0]["steps"] == list(range(6)) and r["parts"][0]["y"][-1] == 9.0
+        run.finish()
+        assert get(q)[1]["runs"][0]["state"] == "finished"
+        with forkpoint.init(store=store, fork_from="o?_step=3", id="of"):
+            pass
+        (r,) = get(q)[1]["runs"]
+        assert [(m["step"], m["label"]) for m in r["branch_points"]] == [(3, "fork of")] and r["branch_points"][0]["x"] > 0
+    finally:
+        run.finish()
         srv.shutdown()
         srv.server_close()
 

@@ -181,6 +181,13 @@ class Store(ABC):
                 out[seg] = got
         return out
 
+    def table_version(self, project: str | None) -> tuple[Any, list[RunRecord]] | None:
+        """A value that changes whenever a run of ``project`` (every run: None) or one of their
+        segments changes (their rows too: every write moves a segment's ``write_seq``/``last_step``
+        and the run's ``updated_at``), and the records of those runs marked running (whose liveness
+        no stored value tells). None: the backend cannot tell cheaply (nothing is cached)."""
+        return None
+
     def read_at(self, ranges: Sequence[Range], key: str, steps: Sequence[int]) -> list[Any]:
         """``key``'s value at each of ``steps`` (ascending) over the ranges, None where no row holds
         it: the x values of a downsampled chart, without reading the whole key into lists."""

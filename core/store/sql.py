@@ -526,6 +526,25 @@ class SQLStore(Store):
             self._links.setdefault(s.id, SegmentLink(s.run_id, s.start_step, s.parent_segment, s.branch_step))
         return out
 
+    def table_version(self, project: str | None) -> tuple[Any, list[RunRecord]] | None:
+        # whole rows of both tables, hashed: ~50 ms for 10,000 runs, against ~0.5 s to rebuild the table
+        where, params = ("WHERE project = ?", (project,)) if project is not None else ("", ())
+        with self.snapshot():
+            cur = self._x(f"SELECT * FROM runs {where}", params)
+            cols = [c[0] for c in cur.description]
+            runs = cur.fetchall()
+            segs = self._x(f"SELECT s.* FROM segments s JOIN runs r ON r.id = s.run_id {where.replace('project', 'r.project')}",
+                           params).fetchall()
+        state = cols.index("state")
+        running = []
+        for row in runs:
+            if row[state] == "running":
+                d = dict(zip(cols, row))
+                for k in _JSON_RUN:
+                    d[k] = json.loads(d[k])
+                running.append(RunRecord(**d))
+        return hash((tuple(runs), tuple(segs))), running
+
     def segment_tails(self, segment_ids: Sequence[int]) -> dict[int, dict[str, tuple[int, Any]]]:
         # Only the newest block per (segment, key), and of a packed block only its last 8 bytes:
         # one query per BULK segments, not one per key (a JSON block is read whole).

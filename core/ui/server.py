@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 import mimetypes
 import re
 import secrets
@@ -151,11 +150,8 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _json(self, status: int, data: Any) -> None:
-        try:  # the usual case: no NaN or inf anywhere, so no copy of a large answer
-            body = json.dumps(data, default=str, allow_nan=False)
-        except ValueError:
-            body = json.dumps(_finite_copy(data), default=str)
-        self._send(status, body.encode(), "application/json")
+        body = bytes(data) if isinstance(data, views.Encoded) else views.encode(data)
+        self._send(status, body, "application/json")
 
     def _host_ok(self) -> bool:
         host = (self.headers.get("Host") or "").strip().lower()
@@ -303,17 +299,6 @@ class Handler(BaseHTTPRequestHandler):
         if ctype.startswith("text/") or ctype.endswith("javascript"):
             ctype += "; charset=utf-8"
         self._send(200, target.read_bytes(), ctype)
-
-
-def _finite_copy(data: Any) -> Any:
-    """NaN and inf are not JSON: they travel as null (a chart gap)."""
-    if isinstance(data, float):
-        return data if data == data and abs(data) != float("inf") else None
-    if isinstance(data, dict):
-        return {k: _finite_copy(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [_finite_copy(v) for v in data]
-    return data
 
 
 class UIServer(ThreadingHTTPServer):

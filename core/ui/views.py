@@ -84,7 +84,47 @@ def _records(api: Api, project: str | None) -> list[RunRecord]:
     return records
 
 
-def runs_table(api: Api, project: str | None, text: str, cache: Cache | None) -> dict[str, Any]:
+class Encoded(bytes):
+    """An answer already encoded as JSON (sent as it is)."""
+
+
+def encode(data: Any) -> bytes:
+    """JSON; NaN and inf travel as null (a chart gap)."""
+    try:  # the usual case: none anywhere, so no copy of a large answer
+        return json.dumps(data, default=str, allow_nan=False).encode()
+    except ValueError:
+        return json.dumps(_finite_copy(data), default=str).encode()
+
+
+def _finite_copy(data: Any) -> Any:
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite_copy(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite_copy(v) for v in data]
+    return data
+
+
+def runs_table(api: Api, project: str | None, text: str, cache: Cache | None) -> dict[str, Any] | Encoded:
+    """The runs table; with ``cache``, the encoded answer is kept and sent again while the store's
+    ``table_version`` of the project and the liveness of its running runs are unchanged."""
+    got = api.store.table_version(project) if cache is not None and (project is None or "/" not in project) else None
+    if cache is None or got is None:
+        return _runs_table(api, project, text, cache)
+    digest, running = got
+    version = (digest, tuple((r.id, effective_state(r)) for r in running))
+    hit = cache.tables.get((project, text))
+    if hit is not None and hit[0] == version:
+        return Encoded(hit[1])
+    body = Encoded(encode(_runs_table(api, project, text, cache)))
+    if len(cache.tables) > 64:
+        cache.tables.clear()
+    cache.tables[(project, text)] = (version, body)
+    return body
+
+
+def _runs_table(api: Api, project: str | None, text: str, cache: Cache | None) -> dict[str, Any]:
     snap = Snapshot(api.store, _records(api, project), cache, archived=False)
     rows = []
     for b in snap.heads():
