@@ -69,6 +69,15 @@ def open_ws(pg, url, project="ws"):
     pg.wait_for_selector(ROWS)
 
 
+def charted(pg, charts, want, timeout=20.0):
+    """Wait until the workspace says the grid has drawn exactly the runs ``want``; the panels."""
+    end = time.monotonic() + timeout
+    while (got := pg.get_attribute("#charts-head", "data-runs")) is None or set(got.split()) != want:
+        assert time.monotonic() < end, f"charts show {got!r}, expected {sorted(want)}"
+        time.sleep(0.05)
+    return charts(pg)
+
+
 def series_labels(pg, key):
     el = pg.query_selector(f".chart[data-key='{key}']")
     return {s["label"] for s in json.loads(el.get_attribute("data-series"))}
@@ -199,34 +208,35 @@ def test_visibility_toggles_drive_the_charts(ws, store, shot, charts):
     first10 = {f"w{i:02d}" for i in range(3, 13)}
     eyes = {r: pg.get_attribute(f"tr[data-run='{r}'] button.eye", "data-visible") for r in rows(pg)}
     assert {r for r, v in eyes.items() if v == "1"} == first10
-    got = charts(pg)
+    got = charted(pg, charts, first10)
     assert {"acc", "loss"} <= set(got)
     assert series_labels(pg, "acc") == first10
     assert series_labels(pg, "loss") == first10 - {"w11", "w12"}
     pg.click("tr[data-run='w00'] button.eye")
-    pg.wait_for_selector(".chart[data-key='acc'][data-series*='\"label\":\"w00\"']", timeout=15_000)
     pg.click("tr[data-run='w07'] button.eye")
-    pg.wait_for_selector(".chart[data-key='acc'][data-series*='\"label\":\"w07\"']", state="detached", timeout=15_000)
-    charts(pg)
-    assert series_labels(pg, "acc") == first10 - {"w07"} | {"w00"}
+    want = first10 - {"w07"} | {"w00"}
+    charted(pg, charts, want)
+    assert series_labels(pg, "acc") == want
     assert pg.get_attribute("tr[data-run='w07'] button.eye", "aria-pressed") == "false"
     assert pg.get_attribute("#run-count", "data-visible") == "10"
     shot(pg, "workspace-visible", store)
     # the header eye shows every filtered run, then hides them
     pg.fill("#filter", "g-a")
     pg.click("#eye-all")
-    pg.wait_for_selector(".chart[data-key='acc'][data-series*='\"label\":\"w01\"']", timeout=15_000)
-    charts(pg)
-    assert {f"w{i:02d}" for i in range(6)} <= series_labels(pg, "acc")
+    charted(pg, charts, want | {f"w{i:02d}" for i in range(6)})
+    assert series_labels(pg, "acc") == want | {f"w{i:02d}" for i in range(6)}
+    assert pg.get_attribute("#eye-all", "data-visible") == "1"
     pg.click("#eye-all")
-    pg.wait_for_selector(".chart[data-key='acc'][data-series*='\"label\":\"w01\"']", state="detached", timeout=15_000)
-    charts(pg)
+    charted(pg, charts, {"w06", "w08", "w09", "w10", "w11", "w12"})
     assert series_labels(pg, "acc") == {"w06", "w08", "w09", "w10", "w11", "w12"}
     # a group's eye
     pg.fill("#filter", "")
     pg.select_option("#group-by", "group")
-    pg.click("#runs tr.group-row[data-group='g-a'] button.eye")
-    pg.wait_for_selector(".chart[data-key='acc'][data-series*='\"label\":\"w02\"']", timeout=15_000)
+    pg.click("#runs tr.group-row[data-group='g-b'] button.eye")  # g-b is partly shown: show all of it
+    charted(pg, charts, {"w06", "w07", "w08", "w09", "w10", "w11", "w12"})
+    pg.click("#runs tr.group-row[data-group='g-b'] button.eye")
+    charted(pg, charts, {"w10", "w11", "w12"})
+    assert series_labels(pg, "acc") == {"w10", "w11", "w12"}
     assert errors == []
 
 

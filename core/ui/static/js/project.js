@@ -22,13 +22,14 @@ export async function projectPage(app, project) {
   const tableBox = h("section", { className: "box runs-box", id: "runs-box" });
   const extra = h("div", { id: "extra-runs", className: "chips" });
   const charts = h("div", { className: "grid", id: "charts" });
+  const head = h("div", { className: "charts-head", id: "charts-head" }, h("h2", {}, "charts"), extra);
   const lineageEl = h("div", { id: "lineage", className: "lineage-graph" });
   const lineageBox = h("details", { className: "box lineage-box", id: "lineage-box" },
     h("summary", {}, h("h2", {}, "lineage"), h("span", { className: "muted" }, " select a sub-tree to chart it")), lineageEl);
   if (runs.length <= LINEAGE_AUTO) lineageBox.open = true;
   app.replaceChildren(h("div", { className: "workspace" },
     h("div", { className: "ws-left" }, tableBox, lineageBox),
-    h("div", { className: "ws-right" }, h("div", { className: "charts-head" }, h("h2", {}, "charts"), extra), charts)));
+    h("div", { className: "ws-right" }, head, charts)));
 
   // a run is charted with its colour; ids that are not table rows (archived branches "<id>~k"
   // selected in the lineage) are listed above the charts, each with a button to drop it
@@ -44,7 +45,15 @@ export async function projectPage(app, project) {
   const onVisible = (ids) => {
     showExtra(ids);
     clearTimeout(timer);
-    timer = setTimeout(() => { if (grid) grid.setRuns(asRuns(ids)); }, REDRAW_MS);
+    timer = setTimeout(() => { if (grid) drawn(grid.setRuns(asRuns(ids)), ids); }, REDRAW_MS);
+  };
+  // the charts head says which runs the grid has drawn (data-runs, space separated): tests and
+  // users wait on it rather than on the grid's internals
+  let seq = 0;
+  const drawn = (promise, ids) => {
+    const mine = ++seq;
+    delete head.dataset.runs;
+    Promise.resolve(promise).then(() => { if (mine === seq) head.dataset.runs = ids.join(" "); }, () => {});
   };
   const table = runsTable(tableBox, runs, columns || derivedColumns(runs), { project, onVisible });
   performance.mark("fp-table-painted");
@@ -52,6 +61,7 @@ export async function projectPage(app, project) {
   // after the first paint: charts, lineage, live states
   await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
   grid = chartGrid(charts, asRuns(table.visible()), null, { live: true });
+  drawn(grid.ready, table.visible());
   const loadLineage = async () => {
     if (lineageEl.dataset.loaded) return;
     lineageEl.dataset.loaded = "1";

@@ -307,6 +307,7 @@ export function runsTable(container, rows, columns, options = {}) {
     count.dataset.visible = String(visible.length);
     compareBtn.disabled = selected.size === 0;
     compareBtn.textContent = `compare (${selected.size})`;
+    thead.querySelector("#eye-all").dataset.visible = m && shown.every((r) => isVisible.has(r.id)) ? "1" : "0";
     const selAll = thead.querySelector("#select-all");
     if (selAll) {
       const on = shown.filter((r) => selected.has(r.id)).length;
