@@ -443,6 +443,7 @@ export function runsTable(container, rows, columns, options = {}) {
     visible: () => visible.slice(),
     setVisible: (ids) => setVisible(ids),
     selected: () => [...selected],
+    refresh: () => render(true), // e.g. run colours changed (dom.js distinctColors)
     // a live status change (state, last step) of one run: its row and the sort stay right
     update(id, patch) {
       const r = byId.get(id);
