@@ -372,9 +372,11 @@ def test_lineage_graph_of_a_project_and_of_one_run(ui, store):
 
 def test_lineage_fork_of_a_rewound_parent_hangs_off_the_archived_branch(ui, store):
     url, rid = ui
+    assert len(get(url + "/api/lineage?project=ui")[1]["nodes"]) == 3  # cached now; the rewind must show
     with forkpoint.init(store=store, resume_from=f"{rid}?_step=100"):
         pass
     g = get(url + "/api/lineage?project=ui")[1]
+    assert len(g["nodes"]) == 4
     edges = {(e["source"], e["target"], e["relation"], e["step"]) for e in g["edges"]}
     assert (f"{rid}~2", "kid", "fork", 150) in edges and (f"{rid}~2", rid, "rewind", 100) in edges
     assert (rid, f"{rid}~2", "archived", 100) in edges and (f"{rid}~1", f"{rid}~2", "rewind", 200) in edges

@@ -356,7 +356,22 @@ def _node(b: Branch) -> dict[str, Any]:
             "last_step": b.last_step, "created_at": s.created_at}
 
 
-def lineage_graph(api: Api, project: str | None, ref: str | None, cache: Cache | None) -> dict[str, Any]:
+def lineage_graph(api: Api, project: str | None, ref: str | None, cache: Cache | None) -> dict[str, Any] | Encoded:
+    """The graph; a project's is kept encoded, like the runs table, while its ``table_version`` and
+    the liveness of its running runs are unchanged."""
+    got = api.store.table_version(project) if cache is not None and ref is None and "/" not in (project or "") else None
+    if cache is None or got is None:
+        return _lineage_graph(api, project, ref, cache)
+    version = ("lineage", got[0], tuple((r.id, effective_state(r)) for r in got[1]))
+    hit = cache.tables.get((project, "\0lineage"))
+    if hit is not None and hit[0] == version:
+        return Encoded(hit[1])
+    body = Encoded(encode(_lineage_graph(api, project, ref, cache)))
+    cache.tables[(project, "\0lineage")] = (version, body)
+    return body
+
+
+def _lineage_graph(api: Api, project: str | None, ref: str | None, cache: Cache | None) -> dict[str, Any]:
     if ref is not None:
         entries = view(api, ref).root().tree()
         wanted = {e.view.id for e in entries}
