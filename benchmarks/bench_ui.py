@@ -194,7 +194,8 @@ def main() -> None:
     print(table)
     if args.write_results:
         write_section("ui", "UI (`benchmarks/bench_ui.py`)",
-                      f"Run {time.strftime('%Y-%m-%d %H:%M')}, same machine (2 cores, shared), one process, SQLite "
+                      f"Run {time.strftime('%Y-%m-%d %H:%M')}, same machine (2 cores, shared; load average "
+                      f"{os.getloadavg()[0]:.1f} at the end: other processes slow every figure), one process, SQLite "
                       f"store, served by `forkpoint.ui.server` over HTTP on 127.0.0.1; min/max buckets. The "
                       f"{args.runs:,}-run project: 5 metrics x 50 steps per run, 10 % forks, nested config; "
                       "first paint is navigation to the first visible `#runs tbody tr[data-run]`, a fresh page "
