@@ -3,6 +3,22 @@
 from __future__ import annotations
 
 
+def graph(pg):
+    """The lanes of the lineage graph: id -> what the SVG says of it."""
+    pg.wait_for_selector("#lineage[data-ready='1']")
+    return {g.get_attribute("data-node"): {"lane": int(g.get_attribute("data-lane")), "state": g.get_attribute("data-state"),
+                                           "archived": g.get_attribute("data-archived") == "1",
+                                           "current": "current" in g.get_attribute("class"),
+                                           "color": g.get_attribute("data-color"),
+                                           "span": (g.get_attribute("data-from"), g.get_attribute("data-to"))}
+            for g in pg.query_selector_all("#lineage [data-node]")}
+
+
+def edges(pg):
+    return {(*e.get_attribute("data-edge").split("->"), e.get_attribute("data-relation"), int(e.get_attribute("data-step")))
+            for e in pg.query_selector_all("#lineage [data-edge]")}
+
+
 def test_rewound_run_page(page, store, shot, charts):
     pg, url, rid, errors = page
     pg.goto(f"{url}/run/{rid}")
@@ -11,8 +27,12 @@ def test_rewound_run_page(page, store, shot, charts):
     series, marks = got["metric"]
     assert series == [{"label": rid, "points": 300}] and sorted(marks) == [150, 200]
     assert pg.query_selector("canvas") is not None
-    lineage_text = pg.inner_text("#lineage")
-    assert f"archived {rid}~1" in lineage_text and "fork kid" in lineage_text and "rewound at _step=200" in lineage_text
+    lanes = graph(pg)
+    assert set(lanes) == {rid, f"{rid}~1", "kid"}
+    assert lanes[rid]["current"] and lanes[f"{rid}~1"]["archived"] and not lanes["kid"]["archived"]
+    assert lanes[rid]["lane"] == 0  # the run first, its archived branch, then forks below
+    assert edges(pg) == {(f"{rid}~1", rid, "rewind", 200), (rid, "kid", "fork", 150)}
+    assert len({lane["color"] for lane in lanes.values()}) == 3  # each branch its own colour
     pg.check("#show-archived")
     pg.wait_for_selector(f".chart[data-series*='{rid}~1']")  # (the page's CSP forbids wait_for_function's eval)
     series, _ = charts(pg)["metric"]
@@ -32,7 +52,7 @@ def test_forked_run_page(page, store, shot, charts):
     assert series == [{"label": "kid (inherited)", "points": 151}, {"label": "kid", "points": 109}] and marks == [150]
     assert got["extra"][0] == [{"label": "kid", "points": 109}]
     assert '"lr": 0.1' in pg.inner_text("#config")
-    assert pg.query_selector("#lineage .current a").inner_text() == "kid"
+    assert pg.query_selector("#lineage .current a").text_content() == "kid"
     shot(pg, "forked-run", store)
     assert errors == []
 

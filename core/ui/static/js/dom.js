@@ -46,9 +46,29 @@ export const setCrumbs = (...parts) => document.getElementById("crumbs").replace
 export const box = (title, ...children) => h("div", { className: "box" }, h("h2", {}, title), children);
 
 // One colour per run, the same on every page and in every chart: a hash of the run id (archived
-// branches "<id>~k" hash differently from their run, so they get their own colour).
-export function colorOf(id) {
+// branches "<id>~k" hash differently from their run, so they get their own colour). Hashes can
+// collide, so a page showing a set of branches together (a lineage) calls distinctColors(ids)
+// first: each id then keeps its hash colour unless an earlier id of the set took it, and moves to
+// the next free one. Charts and graph read colorOf, so they agree.
+const assigned = new Map();
+
+function hashColor(id) {
   let x = 2166136261;
   for (let i = 0; i < id.length; i++) x = Math.imul(x ^ id.charCodeAt(i), 16777619);
-  return COLORS[(x >>> 0) % COLORS.length];
+  return (x >>> 0) % COLORS.length;
+}
+
+export function colorOf(id) {
+  return assigned.get(id) ?? COLORS[hashColor(id)];
+}
+
+export function distinctColors(ids) {
+  const used = new Set();
+  for (const id of ids) {
+    let k = hashColor(id);
+    for (let tries = 0; tries < COLORS.length && used.has(COLORS[k]); tries++) k = (k + 1) % COLORS.length;
+    used.add(COLORS[k]);
+    assigned.set(id, COLORS[k]);
+    if (used.size === COLORS.length) used.clear(); // more branches than colours: start over
+  }
 }

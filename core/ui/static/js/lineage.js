@@ -1,24 +1,179 @@
-// The lineage of a run: its root, archived branches and forks, as the server's flat depth-first list.
-import { h, runLink } from "./dom.js";
+// The lineage graph: the one view TensorBoard, W&B, trackio and Aim do not have.
+//
+// A "subway map" on a step axis: one lane per branch (a run, or an archived branch "<id>~k"), a
+// thick bar over the steps the branch logged itself (start_step..last_step) and a thin line over
+// the steps it shows from the branch it came from (0..branch_step), as the charts draw an
+// inherited part dashed. A fork leaves its parent's lane at its branch step; a rewind leaves the
+// archived branch at its branch step, and the archived branch's rows after that step (what the
+// rewind abandoned) are drawn hatched. Where every branch point is reads off the x axis.
+// (A top-down tree was tried first: it shows who came from whom but hides where, which is the
+// question a rewind or a fork answers.)
+//
+// Lanes are laid out depth first: a run, then its archived branches, then the forks of each; the
+// walk is a loop with an explicit stack, so a fork chain of any depth lays out (600 deep is tested).
+// Every string from the store goes into SVG <text>/<title> as text (dom.js s()).
+import { colorOf, distinctColors, h, s } from "./dom.js";
 
-const TREE_INDENT_CAP = 30; // deeper lineages keep this indent and say their depth
+const LANE = 22; // px per lane
+const LABEL = 190; // px for the lane labels on the left
+const PAD = 14;
+const MAX_HEIGHT = 520; // px before the graph scrolls
 
-// One <li> per node, indented by depth (a loop, any depth).
-export function treeList(nodes, current) {
-  return h("ul", { className: "tree" }, nodes.map((n) => {
-    const li = h("li", { className: n.id === current ? "current" : "" },
-      n.relation === "root" ? "" : n.relation + " ", runLink(n.id),
-      " ", h("span", { className: "muted" }, `[${n.state}]${n.label ? " " + n.label : ""}`),
-      n.depth > TREE_INDENT_CAP ? h("span", { className: "muted" }, ` (depth ${n.depth})`) : "");
-    li.style.paddingLeft = `${Math.min(n.depth, TREE_INDENT_CAP) * 16}px`;
-    return li;
-  }));
+// The tree the lanes follow: archived branches under their run, forks under the branch they read
+// their prefix from. Rewind edges are drawn but do not shape the tree (a run and its archived
+// branch point at each other).
+function laneOrder(nodes, edges) {
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const below = new Map(nodes.map((n) => [n.id, []]));
+  const hasParent = new Set();
+  for (const e of edges) {
+    if ((e.relation === "archived" || e.relation === "fork") && byId.has(e.source) && byId.has(e.target)) {
+      below.get(e.source).push(e);
+      hasParent.add(e.target);
+    }
+  }
+  // archived branches first (oldest first), then forks by branch step
+  const rank = (e) => [e.relation === "archived" ? 0 : 1, e.relation === "archived" ? ordinal(e.target) : e.step ?? 0];
+  for (const list of below.values()) {
+    list.sort((a, b) => { const x = rank(a), y = rank(b); return x[0] - y[0] || x[1] - y[1] || (a.target < b.target ? -1 : 1); });
+  }
+  const roots = nodes.filter((n) => !hasParent.has(n.id));
+  const order = [];
+  const depth = new Map();
+  const seen = new Set();
+  const stack = roots.slice().reverse().map((n) => [n.id, 0]);
+  while (stack.length) {
+    const [id, d] = stack.pop();
+    if (seen.has(id)) continue; // a damaged store could hold a cycle; a lineage never does
+    seen.add(id);
+    order.push(id);
+    depth.set(id, d);
+    const kids = below.get(id) || [];
+    for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i].target, d + 1]);
+  }
+  for (const n of nodes) if (!seen.has(n.id)) { order.push(n.id); depth.set(n.id, 0); } // unreachable: still shown
+  return { order, depth, below };
 }
 
-// The lineage graph (issue 15: the centre of the UI). STUB: a list of the graph's nodes; to be
-// replaced by an SVG tree/DAG.
-//   graph: /api/lineage's {nodes, edges}; options: {current, onOpen(id), onSelect(ids)}
+const ordinal = (id) => { const k = id.lastIndexOf("~"); return k < 0 ? 0 : Number(id.slice(k + 1)) || 0; };
+
+// Every branch below `id` in the lane tree, `id` first.
+function subtree(id, below) {
+  const out = [];
+  const stack = [id];
+  const seen = new Set();
+  while (stack.length) {
+    const x = stack.pop();
+    if (seen.has(x)) continue;
+    seen.add(x);
+    out.push(x);
+    for (const e of below.get(x) || []) stack.push(e.target);
+  }
+  return out;
+}
+
+function niceTicks(max, count) {
+  if (max <= 0) return [0];
+  const raw = max / count, mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((v) => v >= raw) || raw;
+  const out = [];
+  for (let t = 0; t <= max; t += step) out.push(t);
+  return out;
+}
+
+// The branch's own rows; for an archived branch left at step `left`, the rows after it hatched.
+function bar(from, to, yy, color, left) {
+  // rects, not lines: a horizontal <line> has a zero-height box, which is not clickable
+  const line = (a, b, cls) => s("rect", { class: cls, x: a - 3, y: yy - 3.5, width: Math.max(b - a, 0) + 6, height: 7, rx: 3.5,
+    fill: color });
+  if (left == null || left >= to) return line(xs(from), xs(to), "lg-bar");
+  const cut = Math.max(from, left);
+  return s("g", {}, cut > from ? line(xs(from), xs(cut), "lg-bar") : null, line(xs(cut), xs(to), "lg-bar abandoned"));
+}
+
+let xs = (v) => v; // the step -> px scale of the graph being drawn (set by lineageGraph)
+
+// graph: /api/lineage's {nodes, edges}; options: {current, onOpen(id), onSelect(ids)}.
+// Click a lane's label or bar to open it; shift-click, or its "⊕" button, selects the branch and
+// everything below it (onSelect). The container's data-ready="1" says the graph is drawn.
 export function lineageGraph(container, graph, options = {}) {
-  container.replaceChildren(h("ul", { className: "tree" }, graph.nodes.map((n) =>
-    h("li", { className: n.id === options.current ? "current" : "", dataset: { node: n.id } }, runLink(n.id)))));
+  const { nodes, edges } = graph;
+  const onOpen = options.onOpen || ((id) => { location.href = `/run/${encodeURIComponent(id)}`; });
+  const onSelect = options.onSelect || (() => {});
+  const { order, depth, below } = laneOrder(nodes, edges);
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const lane = new Map(order.map((id, i) => [id, i]));
+  distinctColors(order); // the branches shown together get distinct colours (charts read the same)
+  const maxStep = Math.max(1, ...nodes.map((n) => n.last_step ?? 0), ...edges.map((e) => e.step ?? 0));
+  const width = Math.max(560, container.clientWidth || 900);
+  const plotW = width - LABEL - 2 * PAD - 30;
+  const x = (step) => LABEL + PAD + (Math.max(0, step) / maxStep) * plotW;
+  xs = x;
+  const y = (id) => 28 + lane.get(id) * LANE + LANE / 2;
+  const height = 28 + order.length * LANE + 8;
+
+  const axis = s("g", { class: "lg-axis" }, niceTicks(maxStep, 8).map((t) => s("g", {},
+    s("line", { x1: x(t), x2: x(t), y1: 18, y2: height - 4 }),
+    s("text", { x: x(t), y: 12, "text-anchor": "middle" }, String(t)))),
+  s("text", { x: LABEL + PAD - 6, y: 12, "text-anchor": "end" }, "_step"));
+
+  const select = (id) => onSelect(subtree(id, below));
+  // where each archived branch was left: its rows after this step are no run's visible history
+  const leftAt = new Map(edges.filter((e) => e.relation === "archived").map((e) => [e.target, e.step]));
+  const lanes = order.map((id) => {
+    const n = byId.get(id);
+    const color = colorOf(id);
+    const from = n.start_step ?? 0, to = n.last_step ?? from;
+    const yy = y(id);
+    const label = n.archived ? `${id}` : n.name && n.name !== id ? `${n.name} (${id})` : id;
+    const indent = Math.min(depth.get(id), 12) * 8;
+    const tip = `${n.name ?? id} ${id}\n${n.archived ? "archived branch" : n.kind} · ${n.state}\n` +
+      `own steps ${n.last_step == null ? "none" : `${from}..${to}`}` + (n.branch_step != null ? ` · branched at ${n.branch_step}` : "");
+    const g = s("g", {
+      class: `lg-lane state-${n.state}${n.archived ? " archived" : ""}${id === options.current ? " current" : ""}`,
+      "data-node": id, "data-state": n.state, "data-archived": n.archived ? "1" : "0", "data-lane": lane.get(id),
+      "data-from": from, "data-to": to, "data-color": color,
+    },
+    s("title", {}, tip),
+    s("rect", { class: "lg-band", x: 0, y: yy - LANE / 2, width, height: LANE }),
+    s("a", { href: `/run/${encodeURIComponent(id)}`, class: "lg-label" },
+      s("circle", { cx: 8 + indent, cy: yy, r: 4, class: "lg-dot" }),
+      s("text", { x: 16 + indent, y: yy + 4 }, label.length > 26 ? label.slice(0, 25) + "…" : label)),
+    n.branch_step == null ? null : s("rect", { class: "lg-prefix", x: x(0), y: yy - 1, width: x(n.branch_step) - x(0), height: 2,
+      fill: color }),
+    n.last_step == null ? null : bar(from, to, yy, color, n.archived ? leftAt.get(id) : null),
+    s("text", { class: "lg-select", x: width - 18, y: yy + 4, "data-select": id, role: "button" }, "⊕",
+      s("title", {}, `overlay ${id} and everything below it`)));
+    g.addEventListener("click", (ev) => {
+      const t = ev.target;
+      if (t.closest && t.closest(".lg-select")) { ev.preventDefault(); select(id); return; }
+      if (ev.shiftKey) { ev.preventDefault(); select(id); return; }
+      ev.preventDefault();
+      onOpen(id);
+    });
+    return g;
+  });
+
+  // connectors: from the source lane at the branch step down (or up) to where the branch starts
+  const links = edges.filter((e) => e.relation !== "archived" && lane.has(e.source) && lane.has(e.target)).map((e) => {
+    const t = byId.get(e.target);
+    const x0 = x(e.step ?? 0), y0 = y(e.source), y1 = y(e.target), x1 = x(t.start_step ?? e.step ?? 0);
+    const mid = (y0 + y1) / 2;
+    return s("g", { class: `lg-edge ${e.relation}`, "data-edge": `${e.source}->${e.target}`, "data-relation": e.relation,
+      "data-step": e.step },
+    s("path", { d: `M${x0},${y0} C${x0},${mid} ${x0},${y1} ${Math.max(x1, x0 + 1)},${y1}` }),
+    s("circle", { cx: x0, cy: y0, r: 3 }),
+    s("text", { x: x0 + 4, y: (y0 < y1 ? y0 + 12 : y0 - 5) }, `${e.relation} @${e.step}`));
+  });
+
+  const svg = s("svg", { class: "lineage-graph", width, height, viewBox: `0 0 ${width} ${height}`,
+    "data-nodes": nodes.length, "data-edges": links.length }, axis, lanes, links);
+  const scroller = h("div", { className: "lg-scroll" }, svg);
+  scroller.style.maxHeight = `${MAX_HEIGHT}px`;
+  container.replaceChildren(scroller,
+    h("div", { className: "muted lg-help" }, "click a branch to open it · shift-click or ⊕ to overlay it and everything below it"));
+  const cur = options.current && lane.has(options.current) ? y(options.current) : null;
+  if (cur != null && cur > MAX_HEIGHT - 40) scroller.scrollTop = cur - MAX_HEIGHT / 2;
+  container.dataset.ready = "1";
+  return { subtree: (id) => subtree(id, below), order };
 }

@@ -1,51 +1,90 @@
-// The run page: state, lineage, summary, config, and one chart per metric (the part inherited from
-// a fork parent dashed grey, branch points marked), with archived branches and child forks on demand.
+// The run page: who the run is, its lineage at the centre, then its charts (the part inherited
+// from a fork parent grey and dashed, branch points marked) with any branches of the lineage
+// overlaid, its media, summary and config.
 import * as api from "./api.js";
-import { chart } from "./charts.js";
-import { box, COLORS, h, pointLink, setCrumbs, stateClass } from "./dom.js";
-import { treeList } from "./lineage.js";
+import { chartGrid } from "./charts.js";
+import { box, colorOf, h, pointLink, projectLink, setCrumbs, stateClass } from "./dom.js";
+import { lineageGraph } from "./lineage.js";
+import { watch } from "./live.js";
+import { mediaPanels } from "./media.js";
+
+const when = (t) => (t ? new Date(t * 1000).toISOString().slice(0, 19).replace("T", " ") : "");
+
+function header(run) {
+  const badge = h("span", { className: `badge ${stateClass(run.state)}`, id: "run-state", dataset: { state: run.state } }, run.state);
+  const facts = [
+    ["kind", run.kind], ["last step", run.last_step ?? "none"], ["group", run.group], ["job type", run.job_type],
+    ["created", when(run.created_at)],
+  ].filter(([, v]) => v !== null && v !== undefined && v !== "");
+  const head = box("", h("div", { className: "run-head" }, badge,
+    facts.map(([k, v]) => h("span", {}, h("span", { className: "muted" }, k + " "), String(v))),
+    run.parent ? h("span", {}, h("span", { className: "muted" }, "parent "), pointLink(run.parent)) : "",
+    run.tags.length ? h("span", {}, h("span", { className: "muted" }, "tags "), run.tags.join(", ")) : ""),
+  run.notes ? h("div", { className: "muted" }, run.notes) : "");
+  head.querySelector("h2").append(run.name ?? "", " ", h("span", { className: "muted" }, run.id));
+  return { head, badge };
+}
 
 export async function runPage(app, ref) {
   const run = await api.run(ref);
-  setCrumbs(`/ ${run.project} / ${run.id}`);
-  const head = box("", `state `, h("b", { className: stateClass(run.state) }, run.state), `, kind `, h("b", {}, run.kind),
-    `, last step ${run.last_step ?? ""}`, run.parent ? [", parent ", ...pointLink(run.parent)] : "");
-  head.querySelector("h2").append(run.name ?? "", " ", h("span", { className: "muted" }, run.id));
-  const lineage = box("lineage", treeList(run.tree, run.id));
-  lineage.id = "lineage";
+  setCrumbs("/ ", projectLink(run.project), ` / ${run.id}`);
+  const { head, badge } = header(run);
+  const lineage = h("div", { id: "lineage" });
   const showArchived = h("input", { type: "checkbox", id: "show-archived" });
   const showChildren = h("input", { type: "checkbox", id: "show-children" });
+  const chips = h("span", { id: "overlay" });
+  const clear = h("button", { type: "button", id: "clear-overlay" }, "clear");
   const grid = h("div", { className: "grid", id: "charts" });
+  const media = h("div", { id: "media" });
   app.replaceChildren(
-    h("div", { className: "cols" }, head, lineage,
-      box("summary", h("pre", { id: "summary" }, JSON.stringify(run.summary_all, null, 1))),
-      box("config", h("pre", { id: "config" }, JSON.stringify(run.config, null, 1)),
-        run.config_changes.length ? h("div", { className: "muted" }, `changed here: ${run.config_changes.join(", ")}`) : "")),
-    h("div", { className: "toggles" },
+    head,
+    box("lineage", lineage),
+    h("div", { className: "overlay-bar toggles" }, h("b", {}, "overlay"),
       h("label", {}, showArchived, ` archived branches (${run.archived.length})`),
-      h("label", {}, showChildren, ` child forks (${run.children.length})`)),
-    grid);
-  const draw = async () => {
-    grid.replaceChildren();
-    delete grid.dataset.ready;
-    const extra = [
+      h("label", {}, showChildren, ` child forks (${run.children.length})`), chips, clear),
+    grid,
+    run.media && run.media.length ? box("media", media) : "",
+    h("details", { className: "box", open: "" }, h("summary", {}, "summary"),
+      h("pre", { id: "summary" }, JSON.stringify(run.summary_all, null, 1))),
+    h("details", { className: "box", open: "" }, h("summary", {}, "config"),
+      h("pre", { id: "config" }, JSON.stringify(run.config, null, 1)),
+      run.config_changes.length ? h("div", { className: "muted" }, `changed here: ${run.config_changes.join(", ")}`) : ""));
+
+  // what is overlaid: the two toggles plus the sub-trees picked in the graph
+  let picked = [];
+  const overlay = () => {
+    const ids = [
       ...(showArchived.checked ? run.archived.map((a) => a.id) : []),
       ...(showChildren.checked ? run.children.map((c) => c.id) : []),
+      ...picked,
     ];
-    for (const key of run.keys) {
-      const main = await api.series(run.id, key);
-      const series = main.series.map((s) => ({ label: s.label, steps: s.steps, values: s.values,
-        color: s.part === "inherited" ? "#9ca3af" : COLORS[0], dash: s.part === "inherited" ? [6, 4] : undefined, width: 2 }));
-      for (const [i, id] of extra.entries()) {
-        const other = await api.series(id, key);
-        const own = other.series.filter((s) => s.part === "own" || id.includes("~"));
-        for (const s of own) series.push({ label: id, steps: s.steps, values: s.values, color: COLORS[(i + 1) % COLORS.length] });
-      }
-      chart(grid, key, series, main.branch_points);
-    }
-    grid.dataset.ready = "1";
+    return [...new Set(ids)].filter((id) => id !== run.id);
   };
-  showArchived.onchange = draw;
-  showChildren.onchange = draw;
-  await draw();
+  let charts = null; // made once the graph has given the branches their colours
+  const redraw = () => {
+    const ids = overlay();
+    chips.replaceChildren(...ids.map((id) => h("span", { className: "chip", dataset: { run: id } },
+      (() => { const sw = h("span", { className: "swatch" }); sw.style.background = colorOf(id); return sw; })(), id)));
+    clear.hidden = !picked.length;
+    return charts && charts.setRuns([{ id: run.id }, ...ids.map((id) => ({ id }))]);
+  };
+  showArchived.onchange = redraw;
+  showChildren.onchange = redraw;
+  clear.hidden = true;
+  clear.onclick = () => { picked = []; redraw(); };
+
+  // the graph first: it gives the branches shown together distinct colours, which the charts use
+  const graph = await api.lineage({ run: run.id });
+  lineageGraph(lineage, graph, { current: run.id, onSelect: (ids) => { picked = ids; redraw(); } });
+  charts = chartGrid(grid, [{ id: run.id }], run.keys, { marks: true, inheritedGrey: true,
+    live: run.state === "running", stepMetrics: run.step_metrics || [] });
+  if (run.media && run.media.length) await mediaPanels(media, run);
+  if (run.state === "running") {
+    watch([run.id], (id, status) => {
+      badge.textContent = status.state;
+      badge.className = `badge ${stateClass(status.state)}`;
+      badge.dataset.state = status.state;
+    });
+  }
+  await charts.ready;
 }
