@@ -14,7 +14,7 @@ const REDRAW_MS = 150; // a burst of eye clicks redraws the charts once
 export async function projectPage(app, project) {
   setCrumbs("/ ", projectLink(project));
   performance.mark("fp-runs-start");
-  const { runs, columns } = await api.runs(project);
+  const { runs, columns } = await runsOf(project);
   performance.mark("fp-runs-parsed");
   if (!runs.length) throw new Error(`project '${project}' has no runs`);
   const byId = new Map(runs.map((r) => [r.id, r]));
@@ -88,6 +88,17 @@ export async function projectPage(app, project) {
   if (running.length) {
     watch(running, (id, st) => table.update(id, { state: st.state, last_step: st.last_step, updated_at: st.updated_at }));
   }
+}
+
+// The rows, from the request early.js sent before the modules loaded when it is this project's.
+async function runsOf(project) {
+  const early = window.forkpointEarly;
+  delete window.forkpointEarly;
+  if (!early || early.project !== project) return api.runs(project);
+  const r = await early.response;
+  const body = await r.json();
+  if (!r.ok) throw new Error(body.error || r.statusText);
+  return body;
 }
 
 // Older servers answer /api/runs without `columns`: the keys of the rows themselves.

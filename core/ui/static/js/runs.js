@@ -436,9 +436,10 @@ export function runsTable(container, rows, columns, options = {}) {
 
   header();
   resort();
+  // the first runs in table order start visible, as in W&B (set before the one first render)
+  visible = sorted.slice(0, DEFAULT_VISIBLE).map((r) => r.id);
+  visible.forEach((id) => isVisible.add(id));
   rebuild();
-  // the first runs in table order start visible, as in W&B
-  setVisible(sorted.slice(0, DEFAULT_VISIBLE).map((r) => r.id), false);
   return {
     visible: () => visible.slice(),
     setVisible: (ids) => setVisible(ids),
