@@ -142,8 +142,10 @@ def export(units: list[Unit], dest: str) -> tuple[list[str], list[str]]:
             client.log_batch(rid, params=params[i:i + 100])
         keys: dict[str, str | None] = {}
         batch: list[Any] = []
-        for row in u.rows():
+        for row in u.rows(timestamps=True):
             step = row["_step"]
+            when = row.pop("_timestamp", None)
+            ms = int(when * 1000) if isinstance(when, (int, float)) else start_ms
             for k, v in row.items():
                 if k == "_step" or v is None:
                     continue
@@ -158,7 +160,7 @@ def export(units: list[Unit], dest: str) -> tuple[list[str], list[str]]:
                 if key is None:
                     dropped["values of keys MLflow refuses"] = dropped.get("values of keys MLflow refuses", 0) + 1
                     continue
-                batch.append(Metric(key, float(v), start_ms, step))
+                batch.append(Metric(key, float(v), ms, step))
                 if len(batch) == 1000:
                     client.log_batch(rid, metrics=batch)
                     batch = []

@@ -9,8 +9,8 @@ config and summary go in one text summary, ``forkpoint/run`` (JSON), at the unit
 Media go to TensorBoard's own panels: an image as an image summary (its stored PNG/JPEG bytes), a
 histogram as a histogram summary (its bins and counts), a table as a text summary holding a
 Markdown table (which the text panel renders); a media list as one tag per item (``key/0``, ...).
-TensorBoard has no per-point wall time in forkpoint's terms: every event carries the run's
-creation time.
+Each event carries its row's wall time (``_timestamp``), so TensorBoard's relative and wall-time
+axes show when the points were logged (a row without one carries the run's creation time).
 
 Import: every directory under SOURCE holding event files is one run (its path relative to SOURCE
 is the run name), read with tensorboard's ``EventFileLoader``. Scalars (``simple_value`` or scalar
@@ -73,8 +73,9 @@ def export(units: list[Unit], dest: str) -> tuple[list[str], list[str]]:
                           default=str)
         first = True
         try:
-            for row in u.rows():
+            for row in u.rows(timestamps=True):
                 step = row["_step"]
+                when = row.pop("_timestamp", None) or wall
                 values = []
                 if first:
                     values.append(Value(tag=META_TAG, metadata=text_md, tensor=TensorProto(
@@ -97,7 +98,7 @@ def export(units: list[Unit], dest: str) -> tuple[list[str], list[str]]:
                     else:  # plugin metadata goes with a tag's first value only, as TensorFlow writes it
                         seen.add(k)
                         values.append(Value(tag=k, tensor=t, metadata=md))
-                writer.add_event(event_pb2.Event(wall_time=wall, step=step, summary=summary_pb2.Summary(value=values)))
+                writer.add_event(event_pb2.Event(wall_time=when, step=step, summary=summary_pb2.Summary(value=values)))
             if first:  # no rows: still record what the run is
                 writer.add_event(event_pb2.Event(wall_time=wall, step=0, summary=summary_pb2.Summary(value=[
                     Value(tag=META_TAG, metadata=text_md, tensor=TensorProto(

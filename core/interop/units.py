@@ -20,6 +20,7 @@ from ..api import Api, RunView
 from ..errors import ForkpointError, RunNotFoundError
 from ..store import Range, Store
 
+TIMESTAMP = "_timestamp"  # the wall time every logged row carries (hidden from plain reads)
 ROWS_PER_WINDOW = 10_000  # rows per read: large enough to amortise a query, small enough for flat memory
 MAX_STRETCH = 16  # how far the step span of a read may grow beyond ROWS_PER_WINDOW over sparse logging
 
@@ -64,10 +65,14 @@ class Unit:
         """A media reference of this unit's history as the ``Image``/``Histogram``/``Table`` (or list)."""
         return media.load(ref, self.store)
 
-    def rows(self, window: int = ROWS_PER_WINDOW) -> Iterator[dict[str, Any]]:
-        """The stitched history, row by row in step order, read ``window`` rows at a time."""
+    def rows(self, window: int = ROWS_PER_WINDOW, timestamps: bool = False) -> Iterator[dict[str, Any]]:
+        """The stitched history, row by row in step order, read ``window`` rows at a time.
+        ``timestamps``: each row also holds its wall time, ``_timestamp`` (for formats that keep one
+        per point), where the row has one (rows logged before forkpoint recorded it have none)."""
+        keys = [*self.metric_keys(), TIMESTAMP] if timestamps else None
         for r in self.view.ranges():
-            yield from _range_rows(self.store, r, window)
+            for batch in _range_batches(self.store, r, window, keys):
+                yield from batch
 
     def row_batches(self, window: int = ROWS_PER_WINDOW) -> Iterator[list[dict[str, Any]]]:
         """The stitched history as lists of at most ``window * MAX_STRETCH`` rows each (``window``
@@ -111,14 +116,15 @@ def media_items(key: str, value: dict[str, Any]) -> list[tuple[str, dict[str, An
     return [(key, value)]
 
 
-def _range_batches(store: Store, r: Range, window: int) -> Iterator[list[dict[str, Any]]]:
+def _range_batches(store: Store, r: Range, window: int,
+                   keys: Sequence[str] | None = None) -> Iterator[list[dict[str, Any]]]:
     top = store.last_step(r)
     if top is None:
         return
     lo, span = r.lo, window
     while lo <= top:
         hi = min(top, lo + span - 1)
-        batch = store.read([Range(r.segment, r.run_id, lo, hi)])
+        batch = store.read([Range(r.segment, r.run_id, lo, hi)], keys)
         if not batch:  # a gap: jump to the next step that has a row
             lo = _next_step(store, r, hi + 1, top)
             continue
@@ -143,11 +149,6 @@ def _next_step(store: Store, r: Range, lo: int, top: int) -> int:
         else:
             b = mid
     return a
-
-
-def _range_rows(store: Store, r: Range, window: int) -> Iterator[dict[str, Any]]:
-    for batch in _range_batches(store, r, window):
-        yield from batch
 
 
 def api_of(api_or_store: Api | Store | str | os.PathLike[str] | None) -> Api:

@@ -146,3 +146,25 @@ def test_wandb_offline_run_holds_wandb_media(api: forkpoint.Api, tmp_path: Path)
         assert got["pair"]["_type"] == "images/separated" and got["pair"]["count"] == 2
     media_files = glob.glob(os.path.join(run_dir, "files", "media", "images", "*.png"))
     assert media_files
+
+
+def test_tensorboard_and_mlflow_points_carry_each_rows_wall_time(store: str, tmp_path: Path) -> None:
+    peer("tensorboard")
+    peer("mlflow")
+    from mlflow import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    with forkpoint.init(store=store, project="t", id="timed", quiet=True) as run:
+        for i in range(5):
+            run.log({"loss": float(i)})
+    api = forkpoint.Api(store)
+    stamps = [r["_timestamp"] for r in api.run("timed").history(keys=["_timestamp"])]
+    assert len(stamps) == 5 and stamps == sorted(stamps)
+    interop.export(api, ["timed"], to="tensorboard", dest=tmp_path / "tb")
+    acc = EventAccumulator(str(tmp_path / "tb" / "t" / "timed"), size_guidance={"tensors": 0})
+    acc.Reload()
+    assert [e.wall_time for e in acc.Tensors("loss")] == pytest.approx(stamps)
+    uri = f"sqlite:///{tmp_path / 'ml.db'}"
+    (rid,) = interop.export(api, ["timed"], to="mlflow", dest=uri).written
+    got = sorted(MlflowClient(uri).get_metric_history(rid, "loss"), key=lambda m: m.step)
+    assert [m.timestamp for m in got] == [int(t * 1000) for t in stamps]
