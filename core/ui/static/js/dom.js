@@ -45,13 +45,11 @@ export const stateClass = (st) => (STATES.has(st) ? "state-" + st : "");
 export const setCrumbs = (...parts) => document.getElementById("crumbs").replaceChildren(...parts);
 export const box = (title, ...children) => h("div", { className: "box" }, h("h2", {}, title), children);
 
-// One colour per run, the same on every page and in every chart: a hash of the run id (archived
-// branches "<id>~k" hash differently from their run, so they get their own colour). Hashes can
-// collide, so a page showing a set of branches together (a lineage) calls distinctColors(ids)
-// first: each id then keeps its hash colour unless an earlier id of the set took it, and moves to
-// the next free one. Charts and graph read colorOf, so they agree.
-const assigned = new Map();
-
+// One colour per run, the same on every page and in every chart: a pure function of the id. A
+// run's colour is a hash of its id; its archived branches "<id>~k" take the colours k steps
+// further along the palette (stepping by 5, coprime to its 12 colours), so a run and its archived
+// branches never share a colour (up to 11 of them). Unrelated runs may share one, as in W&B;
+// hashing by id (rather than by what a page shows) keeps a run's colour the same everywhere.
 function hashColor(id) {
   let x = 2166136261;
   for (let i = 0; i < id.length; i++) x = Math.imul(x ^ id.charCodeAt(i), 16777619);
@@ -59,16 +57,12 @@ function hashColor(id) {
 }
 
 export function colorOf(id) {
-  return assigned.get(id) ?? COLORS[hashColor(id)];
+  const m = /^(.*)~(\d+)$/.exec(id);
+  if (!m) return COLORS[hashColor(id)];
+  return COLORS[(hashColor(m[1]) + 5 * Number(m[2])) % COLORS.length];
 }
 
+// Colours no longer depend on the set a page shows (see colorOf); kept until no module calls it.
 export function distinctColors(ids) {
-  const used = new Set();
-  for (const id of ids) {
-    let k = hashColor(id);
-    for (let tries = 0; tries < COLORS.length && used.has(COLORS[k]); tries++) k = (k + 1) % COLORS.length;
-    used.add(COLORS[k]);
-    assigned.set(id, COLORS[k]);
-    if (used.size === COLORS.length) used.clear(); // more branches than colours: start over
-  }
+  void ids;
 }
