@@ -308,10 +308,21 @@ def test_compare_selected_runs_and_config_diff(ws, store, shot, charts):
     assert diff == {"layers": ["1", "2", "3"], "lr": ["0.01", "0.001", "—"]}  # opt.name and seed are equal
     assert pg.get_attribute("#config-diff tr[data-key='lr'] td:nth-of-type(3)", "class") == "missing"
     assert [th.get_attribute("data-run") for th in pg.query_selector_all("#config-diff thead th[data-run]")] == ["w01", "w02", "w11"]
-    assert pg.inner_text("#diff-count").strip() == "2 of 4 keys differ"
+    assert pg.inner_text("#config-diff-count").strip() == "2 of 4 keys differ"
+    # the summaries side by side: every key, a run without one shows it missing
+    summary = {r.get_attribute("data-key"): [c.inner_text() for c in r.query_selector_all("td")]
+               for r in pg.query_selector_all("#summary-diff tbody tr[data-key]")}
+    assert summary["loss"] == ["9", "25", "—"] and summary["zz_a"] == ["1", "2", "11"]
     shot(pg, "compare-diff", store)
-    pg.check("#diff-all")
+    pg.check("#config-diff-all")
     assert pg.query_selector("#config-diff tr[data-key='seed']") is not None
+    # × leaves a run out of the comparison
+    pg.click("#compare-runs .chip[data-run='w11'] .chip-x")
+    pg.wait_for_url("**/compare?runs=w01,w02")
+    charts(pg)
+    assert series_labels(pg, "acc") == {"w01", "w02"}
+    assert [th.get_attribute("data-run") for th in pg.query_selector_all("#config-diff thead th[data-run]")] == ["w01", "w02"]
+    assert set(pg.query_selector("#config-diff tbody").inner_text().split()) == {"layers", "lr", "1", "2", "0.01", "0.001"}
     assert errors == []
 
 

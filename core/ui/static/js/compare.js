@@ -25,6 +25,44 @@ function swatch(id) {
   return sw;
 }
 
+const has = (obj, k) => Object.prototype.hasOwnProperty.call(obj, k);
+
+// One table of dotted keys (rows) by runs (columns): the differing keys only, or every key with
+// the "show every key" box. maps: one {key: value} per run.
+function keyTable({ id, title, what, runs, maps, onlyDiffering }) {
+  const keys = [...new Set(maps.flatMap((m) => Object.keys(m)))].sort();
+  const differs = (k) => {
+    const vals = maps.map((m) => (has(m, k) ? JSON.stringify(m[k]) : undefined));
+    return vals.some((v) => v !== vals[0]);
+  };
+  const differing = new Set(keys.filter(differs));
+  const all = h("input", { type: "checkbox", id: id + "-all", checked: !onlyDiffering });
+  const body = h("tbody");
+  const count = h("span", { className: "muted", id: id + "-count" });
+  const draw = () => {
+    const list = all.checked ? keys : keys.filter((k) => differing.has(k));
+    body.replaceChildren(...list.map((k) => h("tr", { dataset: { key: k }, className: differing.has(k) ? "differs" : "" },
+      h("th", { scope: "row", title: k }, k),
+      maps.map((m) => (has(m, k)
+        ? h("td", { title: show(m[k]) }, show(m[k]))
+        : h("td", { className: "missing", title: `not in this run's ${what}` }, MISSING))))));
+    if (!list.length) {
+      body.append(h("tr", {}, h("td", { colSpan: runs.length + 1, className: "muted" },
+        keys.length ? `every ${what} key has the same value in these runs` : `these runs have no ${what}`)));
+    }
+    count.textContent = ` ${differing.size} of ${keys.length} keys differ`;
+  };
+  all.addEventListener("change", draw);
+  draw();
+  const table = h("table", { id, className: "diff-table" },
+    h("thead", {}, h("tr", {}, h("th", {}, what + " key"), runs.map((r) => h("th", { dataset: { run: r.id } },
+      swatch(r.id), runLink(r.id), r.name && r.name !== r.id ? h("div", { className: "muted" }, r.name) : "")))),
+    body);
+  const el = box(title, count, " ", h("label", {}, all, " show every key"), h("div", { className: "diff-scroll" }, table));
+  el.id = id + "-box";
+  return el;
+}
+
 export async function comparePage(app, ids) {
   ids = [...new Set(ids)];
   if (!ids.length) throw new Error("nothing to compare: open /compare?runs=a,b or select runs in a project's table");
@@ -32,42 +70,20 @@ export async function comparePage(app, ids) {
   const projects = [...new Set(runs.map((r) => r.project))];
   setCrumbs("/ ", ...(projects.length === 1 ? [projectLink(projects[0]), " / "] : []), `compare ${runs.length} runs`);
 
-  const configs = runs.map((r) => flatten(r.config));
-  const keys = [...new Set(configs.flatMap((c) => Object.keys(c)))].sort();
-  const same = (k) => {
-    const vals = configs.map((c) => (Object.prototype.hasOwnProperty.call(c, k) ? JSON.stringify(c[k]) : undefined));
-    return vals.every((v) => v === vals[0]);
-  };
-  const differing = keys.filter((k) => !same(k));
-  const allKeys = h("input", { type: "checkbox", id: "diff-all" });
-  const diffBody = h("tbody");
-  const diffCount = h("span", { className: "muted", id: "diff-count" });
-  const drawDiff = () => {
-    const list = allKeys.checked ? keys : differing;
-    diffBody.replaceChildren(...list.map((k) => h("tr", { dataset: { key: k }, className: differing.includes(k) ? "differs" : "" },
-      h("th", { scope: "row" }, k),
-      configs.map((c) => (Object.prototype.hasOwnProperty.call(c, k)
-        ? h("td", { title: show(c[k]) }, show(c[k]))
-        : h("td", { className: "missing", title: "not in this run's config" }, MISSING))))));
-    if (!list.length) {
-      diffBody.append(h("tr", {}, h("td", { colSpan: runs.length + 1, className: "muted" },
-        keys.length ? "every config key has the same value in these runs" : "these runs have no config")));
-    }
-    diffCount.textContent = ` ${differing.length} of ${keys.length} keys differ`;
-  };
-  allKeys.addEventListener("change", drawDiff);
-  const diff = h("table", { id: "config-diff", className: "diff-table" },
-    h("thead", {}, h("tr", {}, h("th", {}, "config key"), runs.map((r) => h("th", { dataset: { run: r.id } },
-      swatch(r.id), runLink(r.id), r.name && r.name !== r.id ? h("div", { className: "muted" }, r.name) : "")))),
-    diffBody);
-  drawDiff();
-
+  // each run: its colour, a link, its state, and × to compare the others without it
+  const without = (id) => "/compare?runs=" + ids.filter((x) => x !== id).map(encodeURIComponent).join(",");
   const legend = h("div", { className: "compare-runs", id: "compare-runs" }, runs.map((r) => h("span", { className: "chip", dataset: { run: r.id } },
-    swatch(r.id), runLink(r.id), r.name && r.name !== r.id ? h("span", {}, " " + r.name) : "",
-    h("span", { className: "muted " + stateClass(r.state) }, ` ${r.state}`))));
+    swatch(r.id), runLink(r.id), r.name && r.name !== r.id ? h("span", {}, r.name) : "",
+    h("span", { className: "muted " + stateClass(r.state) }, r.state),
+    runs.length > 1 ? h("a", { className: "chip-x", href: without(r.id), title: "leave this run out" }, "×") : "")));
+  const config = keyTable({ id: "config-diff", title: "config diff", what: "config", runs, maps: runs.map((r) => flatten(r.config)),
+    onlyDiffering: true });
+  // summaries: the scalar ones (media references and long text stay on the run page)
+  const scalars = (s) => Object.fromEntries(Object.entries(s || {}).filter(([k, v]) => !k.startsWith("_")
+    && (v === null || ["number", "boolean"].includes(typeof v) || (typeof v === "string" && v.length <= 200))));
+  const summary = keyTable({ id: "summary-diff", title: "summary", what: "summary", runs, maps: runs.map((r) => scalars(r.summary_all)),
+    onlyDiffering: false });
   const charts = h("div", { className: "grid", id: "charts" });
-  const diffBox = box("config diff", diffCount, " ", h("label", {}, allKeys, " show every key"), h("div", { className: "diff-scroll" }, diff));
-  diffBox.id = "diff-box";
-  app.replaceChildren(h("div", { className: "compare-page" }, legend, diffBox, charts));
+  app.replaceChildren(h("div", { className: "compare-page" }, legend, h("div", { className: "compare-tables" }, config, summary), charts));
   chartGrid(charts, runs.map((r) => ({ id: r.id, color: colorOf(r.id) })), null, { live: runs.some((r) => r.state === "running") });
 }
