@@ -67,18 +67,10 @@ export async function projectPage(app, project) {
     lineageEl.dataset.loaded = "1";
     try {
       const graph = await api.lineage({ project });
-      // the graph may give branches shown together distinct colours (dom.js distinctColors):
-      // swatches and charts then repaint, so a run has one colour on the page
-      const before = graph.nodes.map((n) => colorOf(n.id)).join();
       lineageGraph(lineageEl, graph, {
         onOpen: (id) => { location.href = `/run/${encodeURIComponent(id)}`; },
         onSelect: (ids) => table.setVisible(ids),
       });
-      if (graph.nodes.map((n) => colorOf(n.id)).join() !== before) {
-        table.refresh();
-        showExtra(table.visible());
-        drawn(grid.setRuns(asRuns(table.visible())), table.visible());
-      }
     } catch (err) {
       lineageEl.replaceChildren(h("div", { className: "muted" }, `lineage unavailable: ${err.message}`));
     }
