@@ -163,7 +163,9 @@ export function runsTable(container, rows, columns, options = {}) {
 
   // toolbar
   const filter = h("input", { type: "search", id: "filter", placeholder: "filter: text, state:running, lr>0.01…",
-    autocomplete: "off", spellcheck: "false" });
+    autocomplete: "off", spellcheck: "false", title: "words match id, name, tags, group, job type; "
+      + "key:value (contains), key=value, key!=value, key>value, key<=value test a field (state, kind, group, "
+      + "job_type, tag, name, step) or a config or summary key (lr>0.01, config.opt.lr=0.1); every term must hold" });
   const groupSel = h("select", { id: "group-by", title: "group runs by" },
     h("option", { value: "" }, "no grouping"), h("option", { value: "group" }, "group by: group"),
     h("option", { value: "job_type" }, "group by: job type"), h("option", { value: "tag" }, "group by: tag"),
