@@ -55,7 +55,7 @@ export async function projectPage(app, project) {
     delete head.dataset.runs;
     Promise.resolve(promise).then(() => { if (mine === seq) head.dataset.runs = ids.join(" "); }, () => {});
   };
-  const table = runsTable(tableBox, runs, columns || derivedColumns(runs), { project, onVisible });
+  const table = runsTable(tableBox, runs, columns, { project, onVisible });
   performance.mark("fp-table-painted");
 
   // after the first paint: charts, lineage, live states
@@ -78,7 +78,8 @@ export async function projectPage(app, project) {
   if (lineageBox.open) loadLineage(); else lineageBox.addEventListener("toggle", loadLineage, { once: true });
   const running = runs.filter((r) => r.state === "running").map((r) => r.id);
   if (running.length) {
-    watch(running, (id, st) => table.update(id, { state: st.state, last_step: st.last_step, updated_at: st.updated_at }));
+    watch(running, (id, st) => table.update(id, st ? { state: st.state, last_step: st.last_step, updated_at: st.updated_at }
+      : { state: "deleted" })); // null: the run is gone from the store
   }
 }
 
@@ -91,10 +92,4 @@ async function runsOf(project) {
   const body = await r.json();
   if (!r.ok) throw new Error(body.error || r.statusText);
   return body;
-}
-
-// Older servers answer /api/runs without `columns`: the keys of the rows themselves.
-function derivedColumns(runs) {
-  const keys = (f) => [...new Set(runs.flatMap((r) => Object.keys(r[f] || {})))].sort();
-  return { config: keys("config"), summary: keys("summary") };
 }
