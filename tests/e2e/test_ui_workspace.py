@@ -47,7 +47,7 @@ def ws(browser, store):
     pg = browser.new_page(viewport={"width": 1500, "height": 1000})
     errors: list[str] = []
     watch(pg, errors)
-    yield pg, url, rid, errors
+    yield pg, url, rid, errors, live
     pg.close()
     srv.shutdown()
     srv.server_close()
@@ -84,7 +84,7 @@ def series_labels(pg, key):
 
 
 def test_projects_page_lists_projects_and_links(ws, store, shot):
-    pg, url, rid, errors = ws
+    pg, url, rid, errors, live = ws
     pg.goto(url + "/")
     pg.wait_for_selector("#projects tbody tr[data-project]")
     got = {r.get_attribute("data-project"): [c.inner_text() for c in r.query_selector_all("td")]
@@ -108,7 +108,7 @@ def test_projects_page_lists_projects_and_links(ws, store, shot):
 
 
 def test_table_filters_and_sorts(ws, store, shot):
-    pg, url, rid, errors = ws
+    pg, url, rid, errors, live = ws
     open_ws(pg, url)
     assert rows(pg) == [f"w{i:02d}" for i in range(12, -1, -1)]  # newest first
     assert pg.inner_text("#run-count").startswith("13 runs")
@@ -138,7 +138,7 @@ def test_table_filters_and_sorts(ws, store, shot):
 
 
 def test_columns_chosen_and_kept_after_reload(ws, store, shot):
-    pg, url, rid, errors = ws
+    pg, url, rid, errors, live = ws
     open_ws(pg, url)
     heads = lambda: [th.get_attribute("data-key") for th in pg.query_selector_all("#runs th[data-key]")]  # noqa: E731
     assert "summary.acc" in heads() and "config.lr" not in heads() and "summary.zz_b" not in heads()
@@ -170,7 +170,7 @@ def test_columns_chosen_and_kept_after_reload(ws, store, shot):
 
 
 def test_group_by_group_job_type_tag_and_config_key(ws, store, shot):
-    pg, url, rid, errors = ws
+    pg, url, rid, errors, live = ws
     open_ws(pg, url)
     groups = lambda: {g.get_attribute("data-group"): int(g.get_attribute("data-count"))  # noqa: E731
                       for g in pg.query_selector_all("#runs tr.group-row")}
@@ -203,7 +203,7 @@ def test_group_by_group_job_type_tag_and_config_key(ws, store, shot):
 
 
 def test_visibility_toggles_drive_the_charts(ws, store, shot, charts):
-    pg, url, rid, errors = ws
+    pg, url, rid, errors, live = ws
     open_ws(pg, url)
     first10 = {f"w{i:02d}" for i in range(3, 13)}
     eyes = {r: pg.get_attribute(f"tr[data-run='{r}'] button.eye", "data-visible") for r in rows(pg)}
@@ -241,7 +241,7 @@ def test_visibility_toggles_drive_the_charts(ws, store, shot, charts):
 
 
 def test_lineage_selection_makes_runs_visible(ws, store, shot, charts):
-    pg, url, rid, errors = ws
+    pg, url, rid, errors, live = ws
     open_ws(pg, url, "ui")  # rid rewound at 200 (archived branch rid~1), kid forked from it at 150
     pg.wait_for_selector("#lineage[data-ready='1'] [data-node='kid']")
     charted(pg, charts, {rid, "kid"})
@@ -272,13 +272,32 @@ def rgb(hex_color):
     return f"rgb({r}, {g}, {b})"
 
 
-@pytest.mark.xfail(strict=True, reason="dom.js distinctColors(ids) re-colours runs by the set a page shows (the "
-                   "workspace's lineage graph re-colours w10/w11), so the compare page's hash colours differ; "
-                   "issue 15 wants one colour per run everywhere")
-def test_a_run_keeps_its_colour_across_pages(ws, store):
-    pg, url, rid, errors = ws
+def test_a_live_run_updates_its_row_without_a_reload(ws, store, shot):
+    pg, url, rid, errors, live = ws
     open_ws(pg, url)
-    pg.wait_for_selector("#lineage[data-ready='1']")  # (the graph may repaint colours)
+    pg.fill("#filter", "state:running")
+    assert rows(pg) == ["w12"] and pg.inner_text("tr[data-run='w12'] td.state-running") == "running"
+    heads = [th.get_attribute("data-key") for th in pg.query_selector_all("#runs th[data-key]")]
+    step_cell = heads.index("last_step") + 3  # after the eye and the select box
+    for i in range(5):
+        live.log({"acc": 0.6 + i / 100})
+    live.flush()
+    end = time.monotonic() + 20
+    while pg.inner_text(f"tr[data-run='w12'] td:nth-child({step_cell})") != "5":
+        assert time.monotonic() < end, "the row's last step did not follow the run"
+        time.sleep(0.1)
+    live.finish()
+    pg.wait_for_selector("tr[data-run='w12']", state="detached", timeout=20_000)  # no longer running
+    assert pg.input_value("#filter") == "state:running"  # the same page: no reload
+    pg.fill("#filter", "w12")
+    assert pg.inner_text("tr[data-run='w12'] td.state-finished") == "finished"
+    assert errors == []
+
+
+def test_a_run_keeps_its_colour_across_pages(ws, store):
+    pg, url, rid, errors, live = ws
+    open_ws(pg, url)
+    pg.wait_for_selector("#lineage[data-ready='1']")
     ids = rows(pg)
     table = {r: pg.get_attribute(f"tr[data-run='{r}'] .swatch", "style") for r in ids}
     assert all(v.startswith("background") for v in table.values()) and len(set(table.values())) > 5
@@ -290,7 +309,7 @@ def test_a_run_keeps_its_colour_across_pages(ws, store):
 
 
 def test_compare_selected_runs_and_config_diff(ws, store, shot, charts):
-    pg, url, rid, errors = ws
+    pg, url, rid, errors, live = ws
     open_ws(pg, url)
     assert pg.is_disabled("#compare")
     for r in ("w01", "w02", "w11"):
