@@ -31,8 +31,11 @@ def test_rewound_run_page(page, store, shot, charts):
     assert set(lanes) == {rid, f"{rid}~1", "kid"}
     assert lanes[rid]["current"] and lanes[f"{rid}~1"]["archived"] and not lanes["kid"]["archived"]
     assert lanes[rid]["lane"] == 0  # the run first, its archived branch, then forks below
-    assert edges(pg) == {(f"{rid}~1", rid, "rewind", 200), (rid, "kid", "fork", 150)}
-    assert len({lane["color"] for lane in lanes.values()}) == 3  # each branch its own colour
+    assert edges(pg) == {(f"{rid}~1", rid, "rewind", 200), (rid, "kid", "fork", 150), (rid, f"{rid}~1", "archived", 200)}
+    # what the rewind abandoned (the archived branch's rows after 200) is drawn hatched
+    assert pg.query_selector(f"#lineage [data-node='{rid}~1'] .lg-hatch") is not None
+    assert pg.query_selector(f"#lineage [data-node='{rid}'] .lg-hatch") is None
+    assert lanes[rid]["color"] != lanes[f"{rid}~1"]["color"]  # an archived branch never shares its run's colour
     pg.check("#show-archived")
     pg.wait_for_selector(f".chart[data-series*='{rid}~1']")  # (the page's CSP forbids wait_for_function's eval)
     series, _ = charts(pg)["metric"]
@@ -51,7 +54,9 @@ def test_forked_run_page(page, store, shot, charts):
     series, marks = got["metric"]
     assert series == [{"label": "kid (inherited)", "points": 151}, {"label": "kid", "points": 109}] and marks == [150]
     assert got["extra"][0] == [{"label": "kid", "points": 109}]
-    assert '"lr": 0.1' in pg.inner_text("#config")
+    assert {r.get_attribute("data-key"): r.inner_text().split("\t")[-1] for r in pg.query_selector_all("#config tr")} == {"lr": "0.1"}
+    pg.click("details:has(#config) > summary")  # collapsible
+    assert not pg.is_visible("#config")
     assert pg.query_selector("#lineage .current a").text_content() == "kid"
     shot(pg, "forked-run", store)
     assert errors == []

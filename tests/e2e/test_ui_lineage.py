@@ -1,6 +1,6 @@
 """The lineage graph in Chromium: a real lineage (a run rewound twice, forked at two steps, a fork
 of a fork) drawn with every branch, edge, step and relation; opening and overlaying branches from
-it; a 600-deep fork chain; hostile names as text."""
+it; a 600-deep fork chain and a 300-run lineage; hostile names as text."""
 
 from __future__ import annotations
 
@@ -67,9 +67,17 @@ def test_a_real_lineage_is_drawn_whole(browser, store, shot, charts):
         got = edges(pg)
         want = {(str(v.parent.run_id), ref, "rewind" if v.kind == "rewind" else "fork", v.parent.step)
                 for ref in lanes if (v := api.run(ref)).parent is not None}
+        # and each archived branch hangs from its run, cut at the step of the rewind that left it
+        want |= {("A", "A~1", "archived", 70), ("A", "A~2", "archived", 30)}
         assert got == want  # every fork and rewind, from the branch holding its prefix, at its step
         assert ("A~1", "F", "fork", 40) in got and ("F", "FF", "fork", 60) in got
-        assert len({v["color"] for v in lanes.values()}) == len(lanes)  # distinct colours, archived included
+        assert ("A~1", "A~2", "rewind", 70) in got and ("A~2", "A", "rewind", 30) in got
+        # the relation and step are written on the graph, not only in attributes
+        text = pg.text_content("#lineage svg")
+        assert all(w in text for w in ("fork @40", "fork @60", "fork @50", "rewind @70", "rewind @30", "archived @70"))
+        assert {lanes[k]["state"] for k in ("A", "F", "FF", "G")} == {"finished"}
+        # a run and its archived branches never share a colour (dom.js colorOf: the charts use the same)
+        assert len({lanes[k]["color"] for k in ("A", "A~1", "A~2")}) == 3
         shot(pg, "lineage-family", store)
 
         # shift-click a branch: it and everything below it overlay the charts
@@ -91,9 +99,11 @@ def test_a_real_lineage_is_drawn_whole(browser, store, shot, charts):
         assert errors == []
 
 
-def test_a_600_deep_fork_chain_renders(browser, tmp_path, shot):
+def test_a_600_deep_fork_chain_and_a_300_run_lineage_render(browser, tmp_path, shot):
     """Laid out by a loop, not recursion: a chain of 600 forks renders every lane, and the page
-    of the deepest fork scrolls its lane into view."""
+    of the deepest fork scrolls its lane into view; a run with 299 forks draws 300 packed lanes
+    that scroll. (SQLite only: 900 runs made on PostgreSQL too would double a slow test for
+    nothing the layout depends on.)"""
     store = f"sqlite:///{tmp_path / 'deep.db'}"
     prev = "c0"
     with forkpoint.init(store=store, project="deep", id=prev, quiet=True) as r:
@@ -103,6 +113,12 @@ def test_a_600_deep_fork_chain_renders(browser, tmp_path, shot):
         with forkpoint.init(store=store, fork_from=f"{prev}?_step={i}", id=f"c{i}", quiet=True) as r:
             r.log({"m": float(i)}, step=i + 1)
         prev = f"c{i}"
+    with forkpoint.init(store=store, project="wide", id="w", quiet=True) as r:
+        for i in range(300):
+            r.log({"m": float(i)})
+    for i in range(299):
+        with forkpoint.init(store=store, fork_from=f"w?_step={i}", id=f"w{i}", quiet=True) as r:
+            r.log({"m": -1.0}, step=i + 1)
     try:
         with served(browser, store) as (pg, url, errors):
             pg.goto(f"{url}/run/c599")
@@ -111,31 +127,52 @@ def test_a_600_deep_fork_chain_renders(browser, tmp_path, shot):
             assert len(edges(pg)) == 599
             assert pg.is_visible("#lineage [data-node='c599'] .lg-bar")  # scrolled to the current branch
             shot(pg, "lineage-deep", "sqlite")
+            pg.goto(f"{url}/run/w")
+            lanes = graph(pg)
+            assert len(lanes) == 300 and {lanes[f"w{i}"]["lane"] for i in range(299)} == set(range(1, 300))
+            assert len(edges(pg)) == 299
+            # the lanes are packed (22 px each) and the box scrolls: the last lane is below the fold
+            box = pg.query_selector("#lineage .lg-scroll").bounding_box()
+            assert box["height"] <= 530
+            last = pg.query_selector("#lineage [data-node='w298'] .lg-bar").bounding_box()
+            assert last["y"] > box["y"] + box["height"]
+            pg.hover("#lineage .lg-scroll")
+            pg.mouse.wheel(0, 20_000)
+            pg.wait_for_timeout(200)
+            last = pg.query_selector("#lineage [data-node='w298'] .lg-bar").bounding_box()
+            assert box["y"] <= last["y"] <= box["y"] + box["height"]  # scrolled into the box
+            shot(pg, "lineage-wide", "sqlite")
+            pg.click("#lineage [data-node='w298'] .lg-bar")
+            pg.wait_for_url(f"{url}/run/w298")
+            assert graph(pg)["w298"]["current"]
             assert errors == []
     finally:
         close_store(store)
 
 
 EVIL = "<img src=x onerror=alert(1)>"
+EVIL_KEY = '"><img src=x onerror=alert(2)>'
 
 
-def test_hostile_names_in_the_graph_are_text(browser, tmp_path):
-    store = f"sqlite:///{tmp_path / 'x.db'}"
+def test_hostile_names_in_the_graph_are_text(browser, store, shot):
     with forkpoint.init(store=store, project="x", id="r1", name=EVIL, quiet=True) as r:
-        r.log({'"><img src=x onerror=alert(2)>': 1.0})
+        r.log({EVIL_KEY: 1.0})
         r.log({"m": 2.0})
     with forkpoint.init(store=store, fork_from="r1?_step=0", id="r2", name=EVIL, quiet=True) as r:
         r.log({"m": 3.0}, step=1)
-    try:
-        with served(browser, store) as (pg, url, errors):
-            dialogs: list[str] = []
-            pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            pg.goto(f"{url}/run/r2")
-            graph(pg)
-            assert EVIL in pg.text_content("#lineage")
-            assert pg.query_selector_all("#lineage img, #app img") == [] and dialogs == [] and errors == []
-    finally:
-        close_store(store)
+    with served(browser, store) as (pg, url, errors):
+        dialogs: list[str] = []
+        pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        pg.goto(f"{url}/run/r2")
+        graph(pg)
+        assert EVIL in pg.text_content("#lineage")
+        assert EVIL in pg.text_content(".run-head") or EVIL in pg.text_content("#app h2")
+        pg.wait_for_selector("#charts[data-ready='1']")
+        assert EVIL_KEY in pg.text_content("#app")  # the metric key, as text (a chart title / summary row)
+        pg.hover("#lineage [data-node='r1'] .lg-bar")  # the hover card is a <title>: text too
+        assert EVIL in pg.text_content("#lineage [data-node='r1'] > title")
+        shot(pg, "lineage-xss", store)
+        assert pg.query_selector_all("#lineage img, #app img") == [] and dialogs == [] and errors == []
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@
 // Lanes are laid out depth first: a run, then its archived branches, then the forks of each; the
 // walk is a loop with an explicit stack, so a fork chain of any depth lays out (600 deep is tested).
 // Every string from the store goes into SVG <text>/<title> as text (dom.js s()).
-import { colorOf, distinctColors, h, s } from "./dom.js";
+import { colorOf, h, s } from "./dom.js";
 
 const LANE = 22; // px per lane
 const LABEL = 190; // px for the lane labels on the left
@@ -88,8 +88,15 @@ function bar(from, to, yy, color, left) {
     fill: color });
   if (left == null || left >= to) return line(xs(from), xs(to), "lg-bar");
   const cut = Math.max(from, left);
-  return s("g", {}, cut > from ? line(xs(from), xs(cut), "lg-bar") : null, line(xs(cut), xs(to), "lg-bar abandoned"));
+  const gone = line(xs(cut), xs(to), "lg-bar abandoned");
+  const hatch = line(xs(cut), xs(to), "lg-bar lg-hatch");
+  hatch.setAttribute("fill", "url(#lg-hatch)");
+  return s("g", {}, cut > from ? line(xs(from), xs(cut), "lg-bar") : null, gone, hatch);
 }
+
+// The diagonal hatching of what a rewind abandoned (a pattern, so it reads without colour too).
+const defs = () => s("defs", {}, s("pattern", { id: "lg-hatch", width: 6, height: 6, patternUnits: "userSpaceOnUse",
+  patternTransform: "rotate(45)" }, s("rect", { width: 2.5, height: 6, fill: "#fff" })));
 
 let xs = (v) => v; // the step -> px scale of the graph being drawn (set by lineageGraph)
 
@@ -103,10 +110,9 @@ export function lineageGraph(container, graph, options = {}) {
   const { order, depth, below } = laneOrder(nodes, edges);
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const lane = new Map(order.map((id, i) => [id, i]));
-  distinctColors(order); // the branches shown together get distinct colours (charts read the same)
   const maxStep = Math.max(1, ...nodes.map((n) => n.last_step ?? 0), ...edges.map((e) => e.step ?? 0));
   const width = Math.max(560, container.clientWidth || 900);
-  const plotW = width - LABEL - 2 * PAD - 30;
+  const plotW = width - LABEL - 2 * PAD - 110; // the right margin holds "archived @N" and ⊕
   const x = (step) => LABEL + PAD + (Math.max(0, step) / maxStep) * plotW;
   xs = x;
   const y = (id) => 28 + lane.get(id) * LANE + LANE / 2;
@@ -166,8 +172,19 @@ export function lineageGraph(container, graph, options = {}) {
     s("text", { x: x0 + 4, y: (y0 < y1 ? y0 + 12 : y0 - 5) }, `${e.relation} @${e.step}`));
   });
 
+  // archived edges (run -> its archived branch): a cut on the archived lane where the rewind left
+  // it, named at the end of what it abandoned
+  const cuts = edges.filter((e) => e.relation === "archived" && lane.has(e.source) && lane.has(e.target)).map((e) => {
+    const t = byId.get(e.target), yy = y(e.target), xc = x(e.step ?? 0);
+    const end = x(Math.max(t.last_step ?? 0, e.step ?? 0));
+    return s("g", { class: "lg-edge archived", "data-edge": `${e.source}->${e.target}`, "data-relation": "archived",
+      "data-step": e.step },
+    s("line", { x1: xc, x2: xc, y1: yy - 7, y2: yy + 7 }),
+    s("text", { x: end + 8, y: yy + 4 }, `archived @${e.step}`));
+  });
+
   const svg = s("svg", { class: "lineage-graph", width, height, viewBox: `0 0 ${width} ${height}`,
-    "data-nodes": nodes.length, "data-edges": links.length }, axis, lanes, links);
+    "data-nodes": nodes.length, "data-edges": links.length + cuts.length }, defs(), axis, lanes, links, cuts);
   const scroller = h("div", { className: "lg-scroll" }, svg);
   scroller.style.maxHeight = `${MAX_HEIGHT}px`;
   container.replaceChildren(scroller,

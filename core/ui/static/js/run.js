@@ -8,6 +8,30 @@ import { lineageGraph } from "./lineage.js";
 import { watch } from "./live.js";
 import { mediaPanels } from "./media.js";
 
+// Nested config/summary as rows of dotted keys (a.b.c): one table readable at a glance; lists and
+// media references shown as their compact JSON.
+function flat(obj, prefix = "", out = []) {
+  const stack = [[obj, prefix]];
+  while (stack.length) {
+    const [o, pre] = stack.pop();
+    for (const [k, v] of Object.entries(o).reverse()) {
+      if (v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length && !("_type" in v)) stack.push([v, pre + k + "."]);
+      else out.push([pre + k, v]);
+    }
+  }
+  return out;
+}
+
+// config as logged (0.1 stays 0.1), summary values to 6 significant digits without trailing zeros
+function kvTable(id, obj, changed = [], num = String) {
+  const rows = flat(obj || {});
+  if (!rows.length) return h("div", { className: "muted", id }, "none");
+  const mark = new Set(changed);
+  return h("table", { className: "kv", id }, h("tbody", {}, rows.map(([k, v]) =>
+    h("tr", { dataset: { key: k }, className: mark.has(k) || mark.has(k.split(".")[0]) ? "changed" : "" },
+      h("td", {}, k), h("td", {}, typeof v === "string" ? v : typeof v === "number" ? num(v) : JSON.stringify(v))))));
+}
+
 const when = (t) => (t ? new Date(t * 1000).toISOString().slice(0, 19).replace("T", " ") : "");
 
 function header(run) {
@@ -21,7 +45,7 @@ function header(run) {
     run.parent ? h("span", {}, h("span", { className: "muted" }, "parent "), pointLink(run.parent)) : "",
     run.tags.length ? h("span", {}, h("span", { className: "muted" }, "tags "), run.tags.join(", ")) : ""),
   run.notes ? h("div", { className: "muted" }, run.notes) : "");
-  head.querySelector("h2").append(run.name ?? "", " ", h("span", { className: "muted" }, run.id));
+  head.querySelector("h2").append(run.name && run.name !== run.id ? run.name + " " : "", h("span", { className: "muted" }, run.id));
   return { head, badge };
 }
 
@@ -44,10 +68,8 @@ export async function runPage(app, ref) {
       h("label", {}, showChildren, ` child forks (${run.children.length})`), chips, clear),
     grid,
     run.media && run.media.length ? box("media", media) : "",
-    h("details", { className: "box", open: "" }, h("summary", {}, "summary"),
-      h("pre", { id: "summary" }, JSON.stringify(run.summary_all, null, 1))),
-    h("details", { className: "box", open: "" }, h("summary", {}, "config"),
-      h("pre", { id: "config" }, JSON.stringify(run.config, null, 1)),
+    h("details", { className: "box", open: "" }, h("summary", {}, "summary"), kvTable("summary", run.summary_all, [], (v) => String(Number.isInteger(v) ? v : +v.toPrecision(6)))),
+    h("details", { className: "box", open: "" }, h("summary", {}, "config"), kvTable("config", run.config, run.config_changes),
       run.config_changes.length ? h("div", { className: "muted" }, `changed here: ${run.config_changes.join(", ")}`) : ""));
 
   // what is overlaid: the two toggles plus the sub-trees picked in the graph
@@ -60,7 +82,7 @@ export async function runPage(app, ref) {
     ];
     return [...new Set(ids)].filter((id) => id !== run.id);
   };
-  let charts = null; // made once the graph has given the branches their colours
+  let charts = null;
   const redraw = () => {
     const ids = overlay();
     chips.replaceChildren(...ids.map((id) => h("span", { className: "chip", dataset: { run: id } },
@@ -73,7 +95,6 @@ export async function runPage(app, ref) {
   clear.hidden = true;
   clear.onclick = () => { picked = []; redraw(); };
 
-  // the graph first: it gives the branches shown together distinct colours, which the charts use
   const graph = await api.lineage({ run: run.id });
   lineageGraph(lineage, graph, { current: run.id, onSelect: (ids) => { picked = ids; redraw(); } });
   charts = chartGrid(grid, [{ id: run.id }], run.keys, { marks: true, inheritedGrey: true,
