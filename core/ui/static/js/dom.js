@@ -61,8 +61,3 @@ export function colorOf(id) {
   if (!m) return COLORS[hashColor(id)];
   return COLORS[(hashColor(m[1]) + 5 * Number(m[2])) % COLORS.length];
 }
-
-// Colours no longer depend on the set a page shows (see colorOf); kept until no module calls it.
-export function distinctColors(ids) {
-  void ids;
-}
