@@ -237,6 +237,10 @@ def test_visibility_toggles_drive_the_charts(ws, store, shot, charts):
     pg.click("#runs tr.group-row[data-group='g-b'] button.eye")
     charted(pg, charts, {"w10", "w11", "w12"})
     assert series_labels(pg, "acc") == {"w10", "w11", "w12"}
+    pg.reload()  # the choice is kept for the project
+    pg.wait_for_selector(ROWS)
+    charted(pg, charts, {"w10", "w11", "w12"})
+    assert {r for r in rows(pg) if pg.get_attribute(f"tr[data-run='{r}'] button.eye", "data-visible") == "1"} == {"w10", "w11", "w12"}
     assert errors == []
 
 

@@ -147,7 +147,7 @@ export function runsTable(container, rows, columns, options = {}) {
   const collapsed = new Set();
   const byId = new Map(rows.map((r) => [r.id, r]));
   const selected = new Set();
-  const save = () => store(storeKey, { columns: cols, sort: sortKey, asc, groupBy });
+  const save = () => store(storeKey, { columns: cols, sort: sortKey, asc, groupBy, visible });
 
   // the visible runs, in the order they were made visible (the charts draw them in this order)
   let visible = [];
@@ -158,6 +158,7 @@ export function runsTable(container, rows, columns, options = {}) {
     visible.forEach((id) => isVisible.add(id));
     render(true);
     status();
+    save();
     if (notify && options.onVisible) options.onVisible(visible.slice());
   };
 
@@ -438,8 +439,12 @@ export function runsTable(container, rows, columns, options = {}) {
 
   header();
   resort();
-  // the first runs in table order start visible, as in W&B (set before the one first render)
-  visible = sorted.slice(0, DEFAULT_VISIBLE).map((r) => r.id);
+  // the runs shown last time (those still here: a run, or an archived branch of one), else the
+  // first runs in table order, as in W&B (set before the one first render)
+  const kept = Array.isArray(saved.visible)
+    ? saved.visible.filter((id) => typeof id === "string" && byId.has(id.replace(/~\d+$/, ""))) : [];
+  visible = kept.length || (Array.isArray(saved.visible) && !saved.visible.length) ? kept.slice(0, MAX_VISIBLE)
+    : sorted.slice(0, DEFAULT_VISIBLE).map((r) => r.id);
   visible.forEach((id) => isVisible.add(id));
   rebuild();
   return {
