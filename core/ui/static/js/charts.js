@@ -565,28 +565,3 @@ async function pool(items, fn) {
   await Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, worker));
   return out;
 }
-
-// The run page's older single panel (run.js draws with it until it moves to chartGrid).
-// series: [{label, steps, values, dash?, color, width?}], marks: [{step, label}]
-export function chart(el, key, series, marks) {
-  const steps = [...new Set(series.flatMap((s) => s.steps))].sort((a, b) => a - b);
-  const index = new Map(steps.map((s, i) => [s, i]));
-  const data = [steps, ...series.map((s) => {
-    const col = new Array(steps.length).fill(null);
-    s.steps.forEach((st, i) => { col[index.get(st)] = s.values[i]; });
-    return col;
-  })];
-  const panel = h("div", { className: "chart", dataset: {
-    key,
-    series: JSON.stringify(series.map((s) => ({ label: s.label, points: s.steps.length }))),
-    marks: JSON.stringify(marks.map((m) => m.step)),
-  } }, h("h3", {}, key));
-  el.appendChild(panel);
-  // eslint-disable-next-line no-undef
-  new uPlot({
-    width: 460, height: HEIGHT, plugins: [marksPlugin(marks.map((m) => ({ ...m, x: m.step })))], scales: { x: { time: false } },
-    series: [{ label: "_step" }, ...series.map((s) => ({ label: s.label, stroke: s.color, width: s.width || 1.5,
-      dash: s.dash, spanGaps: true, points: { show: false } }))],
-    axes: [{}, { size: 60 }],
-  }, data, panel);
-}
