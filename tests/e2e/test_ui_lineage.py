@@ -150,6 +150,35 @@ def test_a_600_deep_fork_chain_and_a_300_run_lineage_render(browser, tmp_path, s
         close_store(store)
 
 
+def test_the_graph_follows_a_live_run(browser, store, shot):
+    """A fork being written while its page is open: its lane's bar grows and its state goes
+    running -> finished in the graph, the header's last step follows (no reload)."""
+    with forkpoint.init(store=store, project="lv", id="base", quiet=True) as r:
+        for i in range(10):
+            r.log({"m": float(i)})
+    run = forkpoint.init(store=store, fork_from="base?_step=5", id="kid", quiet=True)
+    run.log({"m": 0.0}, step=6)
+    run.flush()
+    try:
+        with served(browser, store) as (pg, url, errors):
+            pg.goto(f"{url}/run/kid")
+            lanes = graph(pg)
+            assert lanes["kid"]["state"] == "running" and lanes["kid"]["span"] == ("6", "6")
+            for i in range(7, 30):
+                run.log({"m": float(i)}, step=i)
+            run.flush()
+            pg.wait_for_selector("#lineage [data-node='kid'][data-to='29']", timeout=15_000)
+            assert pg.inner_text("[data-fact='last step']").endswith("29")
+            run.finish()
+            pg.wait_for_selector("#lineage [data-node='kid'][data-state='finished']", timeout=15_000)
+            pg.wait_for_selector("#run-state[data-state='finished']")
+            assert graph(pg)["kid"]["current"]
+            shot(pg, "lineage-live", store)
+            assert errors == []
+    finally:
+        run.finish()
+
+
 EVIL = "<img src=x onerror=alert(1)>"
 EVIL_KEY = '"><img src=x onerror=alert(2)>'
 
@@ -166,6 +195,8 @@ def test_hostile_names_in_the_graph_are_text(browser, store, shot):
         pg.goto(f"{url}/run/r2")
         graph(pg)
         assert EVIL in pg.text_content("#lineage")
+        ticks = [t.text_content() for t in pg.query_selector_all("#lineage .lg-axis g text")]
+        assert ticks == ["0", "1"]  # steps are integers, even on a 1-step axis
         assert EVIL in pg.text_content(".run-head") or EVIL in pg.text_content("#app h2")
         pg.wait_for_selector("#charts[data-ready='1']")
         assert EVIL_KEY in pg.text_content("#app")  # the metric key, as text (a chart title / summary row)

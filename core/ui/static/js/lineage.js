@@ -75,9 +75,9 @@ function subtree(id, below) {
 function niceTicks(max, count) {
   if (max <= 0) return [0];
   const raw = max / count, mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((v) => v >= raw) || raw;
+  const step = Math.max(1, [1, 2, 5, 10].map((m) => m * mag).find((v) => v >= raw) || raw); // steps are integers
   const out = [];
-  for (let t = 0; t <= max; t += step) out.push(t);
+  for (let i = 0; i * step <= max; i++) out.push(Math.round(i * step));
   return out;
 }
 

@@ -8,7 +8,7 @@ import { lineageGraph } from "./lineage.js";
 import { watch } from "./live.js";
 import { mediaPanels } from "./media.js";
 
-// Nested config/summary as rows of dotted keys (a.b.c): one table readable at a glance; lists and
+// Nested config/summary as rows of dotted keys (a.b.c), sorted: one table readable at a glance; lists and
 // media references shown as their compact JSON.
 function flat(obj, prefix = "", out = []) {
   const stack = [[obj, prefix]];
@@ -19,7 +19,7 @@ function flat(obj, prefix = "", out = []) {
       else out.push([pre + k, v]);
     }
   }
-  return out;
+  return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
 // config as logged (0.1 stays 0.1), summary values to 6 significant digits without trailing zeros
@@ -41,7 +41,7 @@ function header(run) {
     ["created", when(run.created_at)],
   ].filter(([, v]) => v !== null && v !== undefined && v !== "");
   const head = box("", h("div", { className: "run-head" }, badge,
-    facts.map(([k, v]) => h("span", {}, h("span", { className: "muted" }, k + " "), String(v))),
+    facts.map(([k, v]) => h("span", { dataset: { fact: k } }, h("span", { className: "muted" }, k + " "), h("span", {}, String(v)))),
     run.parent ? h("span", {}, h("span", { className: "muted" }, "parent "), pointLink(run.parent)) : "",
     run.tags.length ? h("span", {}, h("span", { className: "muted" }, "tags "), run.tags.join(", ")) : ""),
   run.notes ? h("div", { className: "muted" }, run.notes) : "");
@@ -96,15 +96,26 @@ export async function runPage(app, ref) {
   clear.onclick = () => { picked = []; redraw(); };
 
   const graph = await api.lineage({ run: run.id });
-  lineageGraph(lineage, graph, { current: run.id, onSelect: (ids) => { picked = ids; redraw(); } });
+  const drawGraph = (g) => lineageGraph(lineage, g, { current: run.id, onSelect: (ids) => { picked = ids; redraw(); } });
+  drawGraph(graph);
   charts = chartGrid(grid, [{ id: run.id }], run.keys, { marks: true, inheritedGrey: true,
     live: run.state === "running", stepMetrics: run.step_metrics || [] });
   if (run.media && run.media.length) await mediaPanels(media, run);
   if (run.state === "running") {
-    watch([run.id], (id, status) => {
+    // the badge, the last step and the run's bar in the graph follow the writer (the charts
+    // follow it themselves: live option)
+    const lastStep = head.querySelector("[data-fact='last step'] > span:last-child");
+    watch([run.id], async (id, status) => {
+      if (!status) return;
       badge.textContent = status.state;
       badge.className = `badge ${stateClass(status.state)}`;
       badge.dataset.state = status.state;
+      if (lastStep) lastStep.textContent = String(status.last_step ?? "none");
+      const scroller = lineage.querySelector(".lg-scroll");
+      const [top, left] = scroller ? [scroller.scrollTop, scroller.scrollLeft] : [0, 0];
+      drawGraph(await api.lineage({ run: run.id }));
+      const again = lineage.querySelector(".lg-scroll");
+      if (again) { again.scrollTop = top; again.scrollLeft = left; }
     });
   }
   await charts.ready;
