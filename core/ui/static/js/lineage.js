@@ -6,8 +6,10 @@
 // inherited part dashed. A fork leaves its parent's lane at its branch step; a rewind leaves the
 // archived branch at its branch step, and the archived branch's rows after that step (what the
 // rewind abandoned) are drawn hatched. Where every branch point is reads off the x axis.
-// (A top-down tree was tried first: it shows who came from whom but hides where, which is the
-// question a rewind or a fork answers.)
+// (A classic top-down tree of the same lineage was tried side by side: it shows who came from whom
+// but gives the steps only as text, its rewind edges cross the archived ones, a rewound run sits
+// above the branch holding its first rows, and a 600-deep chain is 600 tall levels; on a step axis
+// the branch points line up and read off the axis, and lanes pack at 22 px.)
 //
 // Lanes are laid out depth first: a run, then its archived branches, then the forks of each; the
 // walk is a loop with an explicit stack, so a fork chain of any depth lays out (600 deep is tested).
