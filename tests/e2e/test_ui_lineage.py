@@ -86,12 +86,17 @@ def test_a_real_lineage_is_drawn_whole(browser, store, shot, charts):
         labels = {s["label"] for s in charts(pg)["loss"][0]}
         assert labels == {"F (inherited)", "F", "FF (inherited)", "FF"}
         assert [c.get_attribute("data-run") for c in pg.query_selector_all("#overlay .chip")] == ["FF"]
+        sel = {g.get_attribute("data-node") for g in pg.query_selector_all("#lineage [data-node][data-selected='1']")}
+        assert sel == {"F", "FF"}  # the graph marks what the charts overlay
+        shot(pg, "lineage-overlay", store)
         # the ⊕ button of A~1: A~1, F and FF (the forks that read their prefix from it)
         pg.click("#lineage [data-select='A~1']")
         pg.wait_for_selector("#overlay .chip[data-run='A~1']")
         assert {c.get_attribute("data-run") for c in pg.query_selector_all("#overlay .chip")} == {"A~1", "FF"}
+        assert {g.get_attribute("data-node") for g in pg.query_selector_all("#lineage [data-selected='1']")} == {"A~1", "F", "FF"}
         pg.click("#clear-overlay")
         pg.wait_for_selector("#overlay .chip", state="detached")
+        assert pg.query_selector_all("#lineage [data-selected='1']") == []
         # a plain click opens the branch's page
         pg.click("#lineage [data-node='G'] .lg-bar")
         pg.wait_for_url(f"{url}/run/G")

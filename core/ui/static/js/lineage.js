@@ -102,7 +102,7 @@ const defs = () => s("defs", {}, s("pattern", { id: "lg-hatch", width: 6, height
 
 let xs = (v) => v; // the step -> px scale of the graph being drawn (set by lineageGraph)
 
-// graph: /api/lineage's {nodes, edges}; options: {current, onOpen(id), onSelect(ids)}.
+// graph: /api/lineage's {nodes, edges}; options: {current, onOpen(id), onSelect(ids), selected: ids}.
 // Click a lane's label or bar to open it; shift-click, or its "⊕" button, selects the branch and
 // everything below it (onSelect). The container's data-ready="1" says the graph is drawn.
 export function lineageGraph(container, graph, options = {}) {
@@ -125,7 +125,16 @@ export function lineageGraph(container, graph, options = {}) {
     s("text", { x: x(t), y: 12, "text-anchor": "middle" }, String(t)))),
   s("text", { x: LABEL + PAD - 6, y: 12, "text-anchor": "end" }, "_step"));
 
-  const select = (id) => onSelect(subtree(id, below));
+  // the overlaid branches are marked in the graph too (data-selected="1"), so graph and charts agree
+  const laneEls = new Map();
+  const setSelected = (ids) => {
+    const on = new Set(ids);
+    for (const [id, el] of laneEls) {
+      el.classList.toggle("selected", on.has(id));
+      el.dataset.selected = on.has(id) ? "1" : "0";
+    }
+  };
+  const select = (id) => { const ids = subtree(id, below); setSelected(ids); onSelect(ids); };
   // where each archived branch was left: its rows after this step are no run's visible history
   const leftAt = new Map(edges.filter((e) => e.relation === "archived").map((e) => [e.target, e.step]));
   const lanes = order.map((id) => {
@@ -159,6 +168,7 @@ export function lineageGraph(container, graph, options = {}) {
       ev.preventDefault();
       onOpen(id);
     });
+    laneEls.set(id, g);
     return g;
   });
 
@@ -194,5 +204,6 @@ export function lineageGraph(container, graph, options = {}) {
   const cur = options.current && lane.has(options.current) ? y(options.current) : null;
   if (cur != null && cur > MAX_HEIGHT - 40) scroller.scrollTop = cur - MAX_HEIGHT / 2;
   container.dataset.ready = "1";
-  return { subtree: (id) => subtree(id, below), order };
+  setSelected(options.selected || []);
+  return { subtree: (id) => subtree(id, below), order, setSelected };
 }

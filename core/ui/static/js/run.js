@@ -93,10 +93,13 @@ export async function runPage(app, ref) {
   showArchived.onchange = redraw;
   showChildren.onchange = redraw;
   clear.hidden = true;
-  clear.onclick = () => { picked = []; redraw(); };
+  clear.onclick = () => { picked = []; if (drawn) drawn.setSelected([]); redraw(); };
 
   const graph = await api.lineage({ run: run.id });
-  const drawGraph = (g) => lineageGraph(lineage, g, { current: run.id, onSelect: (ids) => { picked = ids; redraw(); } });
+  let drawn = null;
+  const drawGraph = (g) => {
+    drawn = lineageGraph(lineage, g, { current: run.id, selected: picked, onSelect: (ids) => { picked = ids; redraw(); } });
+  };
   drawGraph(graph);
   charts = chartGrid(grid, [{ id: run.id }], run.keys, { marks: true, inheritedGrey: true,
     live: run.state === "running", stepMetrics: run.step_metrics || [] });
