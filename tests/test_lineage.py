@@ -47,7 +47,7 @@ def test_fork_follows_its_prefix_into_the_archived_branch_after_a_rewind(store, 
     """Fork F at 150 of P, rewind P to 100: F's rows <= 150 live in P~1 now, so F's parent is
     P~1 (RunView, Run, children, the CLI tree, the UI); a fork at 50 still belongs to P."""
     from forkpoint.cli import main
-    from forkpoint.ui.server import run_detail
+    from forkpoint.ui.views import run_detail
 
     pid = linear(store, 300)
     with forkpoint.init(store=store, fork_from=f"{pid}?_step=150", id="late", quiet=True) as late:
