@@ -21,7 +21,7 @@ if [ -z "${FORKPOINT_TEST_POSTGRES_URL:-}" ]; then
 fi
 # Lint and types first (seconds): ruff and mypy as configured in pyproject.toml
 if [ "${FORKPOINT_SKIP_LINT:-0}" != 1 ]; then
-  "$PY" -m ruff check core integrations
+  "$PY" -m ruff check core integrations tests benchmarks examples
   "$PY" -m mypy
 fi
 exec "$PY" -m pytest "$@"
