@@ -40,6 +40,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 KEYS = [f"m{k}" for k in range(10)]
 PEERS = ["forkpoint", "wandb", "mlflow_sync", "mlflow_async", "tensorboardX", "aim", "trackio"]
@@ -454,6 +455,7 @@ def task_train(variant: str, work: str, steps: int) -> dict:
     x = torch.randn(8, 4, generator=torch.Generator().manual_seed(1))
     data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x.repeat(steps, 1), x.sum(1, keepdim=True).repeat(steps, 1)),
                                        batch_size=8)
+    logger: Any
     if variant == "none":
         logger = False
     elif variant == "forkpoint":
@@ -641,6 +643,7 @@ def main() -> None:
     train_steps = 200 if args.quick else 2_000
     media_steps = 100 if args.quick else 1_000
     order_notes: list[str] = []
+    started, load0 = time.strftime("%Y-%m-%d %H:%M"), os.getloadavg()[0]
 
     def plan(what: str, items: list[str], n: int) -> list[list[str]]:
         got = orders(items, n, f"{args.seed}/{what}")
@@ -688,7 +691,7 @@ def main() -> None:
         variants = ["none"] + [v for v in peers if v != "mlflow_async"]
         train: dict[str, list[float]] = {v: [] for v in variants}
         train_err: dict[str, str] = {}
-        for order in plan("Lightning", variants, 2):  # each variant twice, in two orders; keep the faster (noisy machine)
+        for order in plan("Lightning", variants, 3):  # each variant three times, in three orders; keep the fastest (noisy machine)
             for v in order:
                 got = run_child("train", v, train_steps)
                 if "error" in got:
@@ -696,7 +699,7 @@ def main() -> None:
                 else:
                     train[v].append(got["wall_s"])
         base = min(train["none"]) if train["none"] else None
-        lines += ["", f"### Lightning training loop, {train_steps:,} steps, logging every step (best of 2)", "",
+        lines += ["", f"### Lightning training loop, {train_steps:,} steps, logging every step (best of 3)", "",
                   "| logger | wall s | overhead vs no logger |", "|---|---|---|"]
         for v in variants:
             if not train[v]:
@@ -737,7 +740,8 @@ def main() -> None:
                     f"{med(rs, 'finish_s'):.2f} | {med(rs, 'fsync_s'):.3f} | {med(rs, 'cpu_ms_per_step'):.2f} | "
                     f"{g / 2**20:,.1f} MiB | {gx / 2**20:,.1f} MiB | {gx / media_steps / 1024:,.1f} KiB |")
     env = (f"Machine: {os.cpu_count()} CPUs, {platform.machine()}, {platform.platform()}, Python {platform.python_version()}; "
-           f"{versions()}; run {time.strftime('%Y-%m-%d %H:%M')}{' (quick sizes)' if args.quick else ''}.\n\n"
+           f"{versions()}; run {started} to {time.strftime('%H:%M')}{' (quick sizes)' if args.quick else ''}; "
+           f"load average (1 min) {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.\n\n"
            f"Order the peers ran in (rotations of a shuffle seeded with {args.seed!r}): " + " / ".join(order_notes) + ".")
     text = env + "\n\n" + "\n".join(lines)
     print(text)
