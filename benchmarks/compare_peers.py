@@ -757,7 +757,7 @@ def main() -> None:
             print("not written: the peers section is written only from a run of all of hot, branch and train", file=sys.stderr)
         if media_lines:
             media_env = env.split("\n\n")[0] + "\n\n" + "Order: " + next(o for o in order_notes if o.startswith("images"))
-            write_section("media", "Image logging side by side (`benchmarks/compare_peers.py --sections media`)",
+            write_section("media", "Image logging side by side (`benchmarks/compare_peers.py`, media section)",
                           media_env + ".\n\n" + "\n".join(media_lines))
 
 
