@@ -6,6 +6,7 @@ import math
 from typing import Any, Iterable
 
 import forkpoint
+import pytest
 
 
 def linear(store: str, n: int = 300, project: str = "p", **kw: Any) -> str:
@@ -29,3 +30,13 @@ def same_history(a: list[dict[str, Any]], b: list[dict[str, Any]], skip: Iterabl
         assert ra.keys() == rb.keys(), (ra, rb)
         for k in ra.keys() - skip:
             assert math.isclose(ra[k], rb[k], rel_tol=rel, abs_tol=abs_tol), (k, ra, rb)
+
+
+@pytest.fixture(autouse=True)
+def wandb_quiet(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """For modules that run W&B-style code (``from helpers import wandb_quiet``): no "run stored
+    in ..." line, and a module-level run (``wandb.run``) a test left open is finished after it."""
+    monkeypatch.setenv("FORKPOINT_QUIET", "1")
+    yield
+    if forkpoint.run is not None:
+        forkpoint.finish()

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import forkpoint as wandb
 import pytest
-
-
-@pytest.fixture(autouse=True)
-def _quiet(monkeypatch):
-    monkeypatch.setenv("FORKPOINT_QUIET", "1")
+from helpers import wandb_quiet  # noqa: F401  (autouse fixture)
 
 
 def test_entity_paths(store, api):

@@ -12,15 +12,8 @@ import pytest
 import torch
 from forkpoint import media
 from forkpoint.store import close_store, open_store
+from helpers import wandb_quiet  # noqa: F401  (autouse fixture)
 from PIL import Image as PILImage
-
-
-@pytest.fixture(autouse=True)
-def _quiet(monkeypatch):
-    monkeypatch.setenv("FORKPOINT_QUIET", "1")
-    yield
-    if wandb.run is not None:
-        wandb.finish()
 
 
 def picture(seed: int, shape: tuple[int, ...] = (6, 5, 3)) -> np.ndarray:

@@ -7,15 +7,7 @@ from __future__ import annotations
 
 import forkpoint as wandb
 import pytest
-
-
-@pytest.fixture(autouse=True)
-def _quiet(monkeypatch):
-    monkeypatch.setenv("FORKPOINT_QUIET", "1")
-    yield
-    if wandb.run is not None:
-        wandb.finish()
-
+from helpers import wandb_quiet  # noqa: F401  (autouse fixture)
 
 LOSS = [5.0, 4.0, 1.0, 3.0, 2.0]
 
