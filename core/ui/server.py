@@ -3,8 +3,9 @@ Read-only; binds 127.0.0.1. The JSON answers are shaped in ``views.py``; docs/ui
 contract (endpoints, errors, security).
 
 Hardening: every response carries ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``
-and a Content-Security-Policy allowing only this server's own scripts and styles (no inline
-script). A request whose ``Host`` header does not name the address the server is bound to is
+and a Content-Security-Policy allowing only this server's own scripts and styles; the one inline
+script is ``early.js``, inlined into the page so its request leaves before anything else loads, and
+allowed by its sha256 alone (``page()``). A request whose ``Host`` header does not name the address the server is bound to is
 refused with 403 (a DNS-rebinding page in the browser cannot read the API). Beyond loopback a token
 is required (``make_server(token=...)``, generated when not given): ``?token=T`` once (answered
 with an ``HttpOnly; SameSite=Strict`` cookie and a redirect to the URL without it), then the
@@ -14,6 +15,8 @@ threads) with a listen backlog of 128, so a burst of requests queues instead of 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import ipaddress
 import mimetypes
@@ -37,6 +40,7 @@ from .bulk import Cache
 from .views import NotFound
 
 STATIC = Path(__file__).with_name("static")
+EARLY_TAG = '<script src="/static/js/early.js"></script>'
 PAGES = re.compile(r"^/(?:run/.+|p/[^/]+|compare)?/?$")
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -49,6 +53,19 @@ SECURITY_HEADERS = {
 LOOPBACK_NAMES = {"127.0.0.1": ("127.0.0.1", "localhost"), "localhost": ("127.0.0.1", "localhost"),
                   "::1": ("[::1]", "localhost")}
 WILDCARDS = {"", "0.0.0.0", "::"}
+
+
+def page() -> tuple[bytes, str]:
+    """Every page's HTML (index.html) with ``early.js`` inlined where it is named, and the CSP
+    source allowing that script and no other inline one (``'sha256-...'`` of its text). Inline, the
+    runs table's first request leaves while the HTML is parsed, not after a round trip for the
+    script that sends it. Read on each request, like the other static files."""
+    html = (STATIC / "index.html").read_text(encoding="utf-8")
+    early = (STATIC / "js" / "early.js").read_text(encoding="utf-8")
+    if EARLY_TAG not in html or "</script" in early.lower():
+        raise RuntimeError(f"static/index.html must name {EARLY_TAG} once and early.js hold no </script>")
+    digest = base64.b64encode(hashlib.sha256(early.encode()).digest()).decode()
+    return html.replace(EARLY_TAG, f"<script>{early}</script>", 1).encode(), f"'sha256-{digest}'"
 
 
 def allowed_hosts(host: str, port: int) -> frozenset[str] | None:
@@ -130,6 +147,14 @@ class Handler(BaseHTTPRequestHandler):
     cache: Cache
     overlays: views.OverlayCache
     server_version = "forkpoint-ui"
+    # keep-alive: a page's ~20 files and API calls reuse a few connections (and their threads)
+    # instead of one connection and thread each; every answer carries Content-Length
+    protocol_version = "HTTP/1.1"
+    script_hash = ""  # the inline script the page being answered may run (page())
+    timeout = 120  # s: an idle kept-alive connection is closed (and its thread ends)
+    # headers and body leave as two writes: with Nagle's algorithm the body would wait for the
+    # client's delayed ACK of the headers (40 ms per answer on a kept-alive connection)
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet; the CLI prints the address
         pass
@@ -137,7 +162,10 @@ class Handler(BaseHTTPRequestHandler):
     def end_headers(self) -> None:
         # every response, error pages of http.server included, carries the security headers
         for name, value in SECURITY_HEADERS.items():
+            if name == "Content-Security-Policy" and self.script_hash:
+                value = value.replace("script-src 'self'", f"script-src 'self' {self.script_hash}")
             self.send_header(name, value)
+        self.script_hash = ""
         super().end_headers()
 
     def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
@@ -235,7 +263,8 @@ class Handler(BaseHTTPRequestHandler):
             elif path.startswith("/static/"):
                 self._static(path[len("/static/"):])
             elif PAGES.match(path):
-                self._static("index.html")
+                html, self.script_hash = page()
+                self._send(200, html, "text/html; charset=utf-8")
             else:
                 raise NotFound(f"no page {path!r}")
         except NotFound as exc:
@@ -259,7 +288,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/projects":
             return views.projects(api)
         if path == "/runs":
-            return views.runs_table(api, _param(q, "project") or None, _param(q, "q", "") or "", self.cache)
+            first = views.FirstRows.parse(_param(q, "sort"), _param(q, "order"), _param(q, "limit"))
+            return views.runs_table(api, _param(q, "project") or None, _param(q, "q", "") or "", self.cache, first)
         if path == "/series":
             refs = _runs(q, views.MAX_SERIES_RUNS)
             key = _required(q, "key", "metric")
@@ -298,7 +328,18 @@ class Handler(BaseHTTPRequestHandler):
         ctype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         if ctype.startswith("text/") or ctype.endswith("javascript"):
             ctype += "; charset=utf-8"
-        self._send(200, target.read_bytes(), ctype)
+        data = target.read_bytes()
+        # kept by the browser, asked again each time (a 304 while unchanged): an upgrade shows at once
+        etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+        headers = {"Cache-Control": "no-cache", "ETag": etag}
+        if etag in (self.headers.get("If-None-Match") or ""):
+            self.send_response(304)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self._send(200, data, ctype, headers)
 
 
 class UIServer(ThreadingHTTPServer):
@@ -309,6 +350,12 @@ class UIServer(ThreadingHTTPServer):
     daemon_threads = True
     token: str | None = None
     url: str = ""  # what to open: http://HOST:PORT/ (with ?token=T when there is one)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a browser closing a kept-alive connection (tab closed, navigation) is no error
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind looks up the fully qualified name of the address (DNS, slow and

@@ -109,6 +109,33 @@ def test_security_headers_on_every_response(ui, path, status):
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
 
 
+def test_the_page_allows_its_one_inline_script_by_hash_and_no_other(ui):
+    """early.js is inlined into every page; the CSP names its sha256, never 'unsafe-inline', and
+    only the page (not the API or static files) carries that hash."""
+    import base64
+    import hashlib
+    import re
+
+    url, _, _, _ = ui
+    _, headers, body = request(url, "/p/x")
+    inline = re.findall(rb"<script>(.*?)</script>", body, re.S)
+    assert len(inline) == 1 and b"forkpointEarly" in inline[0] and b'src="/static/js/early.js"' not in body
+    digest = base64.b64encode(hashlib.sha256(inline[0]).digest()).decode()
+    csp = headers[CSP.lower()]
+    assert f"script-src 'self' 'sha256-{digest}';" in csp and "unsafe-inline" not in csp
+    for path in ("/api/runs", "/static/js/app.js"):
+        assert "sha256-" not in request(url, path)[1][CSP.lower()]
+
+
+def test_static_files_are_revalidated_not_refetched(ui):
+    url, _, _, _ = ui
+    status, headers, body = request(url, "/static/js/runs.js")
+    assert status == 200 and headers["cache-control"] == "no-cache" and body
+    status, _, body = request(url, "/static/js/runs.js", headers={"If-None-Match": headers["etag"]})
+    assert status == 304 and body == b""
+    assert request(url, "/static/js/runs.js", headers={"If-None-Match": '"other"'})[0] == 200
+
+
 def test_error_pages_of_http_server_carry_the_headers_too(ui):
     url, _, _, _ = ui
     status, headers, _ = request(url, "/api/runs", method="POST")  # http.server's own 501 page
@@ -167,7 +194,7 @@ def test_a_burst_of_64_connections_is_queued_not_dropped(tmp_path):
             while chunk := s.recv(65536):
                 data += chunk
             answers.append(data)
-        assert all(a.startswith(b"HTTP/1.0 200") and a.endswith(b'{"projects": []}') for a in answers)
+        assert all(a.startswith(b"HTTP/1.1 200") and a.endswith(b'{"projects": []}') for a in answers)
     finally:
         for s in socks:
             s.close()
