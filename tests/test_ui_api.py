@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import forkpoint
 import pytest
@@ -14,6 +17,7 @@ from forkpoint.store import open_store
 from forkpoint.ui import bulk
 from forkpoint.ui.downsample import minmax, minmax_indices
 from forkpoint.ui.server import serve_in_thread
+from forkpoint.ui.views import FirstRows
 
 
 def lineage(store):
@@ -100,6 +104,74 @@ def test_runs_rows_and_columns(ui):
     assert [r["id"] for r in get(url + "/api/runs?q=KID")[1]["runs"]] == ["kid"]
 
 
+# values whose order a wrong sort shows: numbers before text, digits as numbers ("run 9" < "run 10"),
+# case and accents ignored ("Run 9" ties "run 9"), empty text missing like no value
+TRICKY = [3, "run 10", None, 2.5, "Run 9", "épée", 1, "", 1e9, "b", "run 9", "Epee", -4, "a2b", "a10b"]
+
+
+def test_runs_first_rows_over_http(store):
+    """``?limit=N&sort=&order=``: the first N rows in the page's order, sent in table order, with the
+    whole table's ``columns`` and ``total``; an unknown column sorts by creation time."""
+    for i, v in enumerate(TRICKY):
+        with forkpoint.init(project="first", store=store, id=f"f{i:02d}", config={"c": i % 3}, quiet=True) as r:
+            r.log({"x": float(i)})
+            if v is not None:
+                r.summary["v"] = v
+    srv, url = serve_in_thread(store)
+    try:
+        status, full = get(url + "/api/runs?project=first")
+        assert status == 200 and "total" not in full
+        ids = [r["id"] for r in full["runs"]]
+        assert ids == [f"f{i:02d}" for i in range(len(TRICKY))]
+
+        def first(query):
+            status, body = get(url + "/api/runs?project=first&" + query)
+            assert status == 200 and body["total"] == len(TRICKY) and body["columns"] == full["columns"]
+            got = [r["id"] for r in body["runs"]]
+            assert got == sorted(got)  # table order
+            assert all(r == full["runs"][ids.index(r["id"])] for r in body["runs"])  # the same rows
+            return {int(i[1:]) for i in got}
+
+        assert first("limit=5&sort=summary.v&order=asc") == {TRICKY.index(v) for v in (-4, 1, 2.5, 3, 1e9)}
+        # text descending: "run 10", then "Run 9" and "run 9" (equal), then "épée"/"Epee" (equal: the earlier one)
+        assert first("limit=4&sort=summary.v&order=desc") == {1, 4, 10, 5}
+        assert first("limit=3&sort=summary.nosuch&order=desc") == {14, 13, 12}  # as created_at: newest
+        assert first("limit=3") == {14, 13, 12}  # the page's default: newest first
+        assert first("limit=2&sort=config.c&order=asc") == {0, 3}
+        assert first("limit=1000") == set(range(len(TRICKY)))
+        for query, fragment in [("limit=0", "limit=0: expected 1..100000"), ("limit=ten", "limit='ten'"),
+                                ("limit=3&order=up", "order='up': expected asc or desc"),
+                                ("sort=name", "sort/order: only with ?limit=")]:
+            status, body = get(url + "/api/runs?project=first&" + query)
+            assert status == 400 and fragment in body["error"], query
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_first_rows_sort_as_the_page_does():
+    """views.FirstRows.order against runs.js sortRows() in Node, on every kind of column, both ways."""
+    rows = [{"id": f"r{i:02d}", "name": name, "state": ["finished", "running", "crashed"][i % 3],
+             "tags": [["b"], [], ["a", "c"], ["A"]][i % 4], "created_at": 1000.0 - i * (i % 4),
+             "last_step": None if i % 5 == 0 else i % 7, "summary": {} if v is None else {"v": v},
+             "config": {"c": [1, "x", 2.5, "X 10", "x 9"][i % 5]}}
+            for i, (v, name) in enumerate(zip(TRICKY, ["b", None, "B", "a 10", "a 9", "é", "e", None, "z", "Z 2",
+                                                       "z 10", "", "ä", "a", "c"]))]
+    columns = {"config": ["c"], "summary": ["v"]}
+    keys = ["summary.v", "name", "id", "state", "tags", "created_at", "last_step", "config.c"]
+    runs_js = (Path(__file__).resolve().parents[1] / "core" / "ui" / "static" / "js" / "runs.js").as_uri()
+    script = (f"import {{ sortRows }} from {json.dumps(runs_js)};"
+              f"const rows = {json.dumps(rows)}, keys = {json.dumps(keys)};"
+              "console.log(JSON.stringify(keys.map((k) => [true, false].map((asc) => sortRows(rows, k, asc).map((r) => r.id)))));")
+    out = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, check=True,
+                         timeout=60).stdout
+    page = json.loads(out.strip().splitlines()[-1])
+    for key, (asc, desc) in zip(keys, page):
+        assert [r["id"] for r in FirstRows(key, False, 99).order(rows, columns)] == asc, key
+        assert [r["id"] for r in FirstRows(key, True, 99).order(rows, columns)] == desc, key
+
+
 def test_runs_table_reads_as_runview_does(store, api):
     """The bulk path gives what RunView gives, for forks of forks, rewinds of forks, archived parents."""
     rid = workspace(store)
@@ -178,6 +250,36 @@ def test_runs_cache_is_reused_and_invalidated_in_one_server(store):
             del st.segment_tails
             srv.shutdown()
             srv.server_close()
+
+
+def test_table_version_changes_with_every_commit_and_only_then(store):
+    """The runs-table cache key: equal while nothing is committed (SQLite does not even hash the
+    tables again then), different after a rename from another connection and after another
+    process writes a row."""
+    import sys
+
+    from forkpoint.store.sql import SQLStore
+
+    with forkpoint.init(project="v", store=store, id="a", quiet=True) as a:
+        a.log({"x": 1.0})
+    st = open_store(store)
+    hashed = []
+    real = SQLStore.table_version
+    SQLStore.table_version = lambda self, project: (hashed.append(project), real(self, project))[1]  # type: ignore[method-assign]
+    try:
+        first = st.table_version("v")
+        assert st.table_version("v") == first and st.table_version("other") is not None
+        if store.startswith("sqlite"):
+            assert hashed == ["v", "other"]  # the second "v" came from PRAGMA data_version
+        open_store(store).update_run("a", name="renamed")  # another connection, no rows
+        renamed = st.table_version("v")
+        assert renamed != first
+        subprocess.run([sys.executable, "-c", "import forkpoint, sys\n"
+                        "with forkpoint.init(store=sys.argv[1], resume_from='a?_step=0', quiet=True) as r:\n"
+                        "    r.log({'x': 2.0})", store], check=True, timeout=120)
+        assert st.table_version("v") not in (first, renamed)
+    finally:
+        SQLStore.table_version = real  # type: ignore[method-assign]
 
 
 def test_runs_table_shows_a_writer_that_died_without_a_write(store):
@@ -466,7 +568,9 @@ def test_pages_and_static_assets_are_local(ui):
     for page in (f"/run/{rid}", "/p/ui", "/compare?runs=a,b", "/", f"/run/ui%2F{rid}"):
         with urllib.request.urlopen(url + page) as r:
             html = r.read().decode()
-        assert "/static/vendor/uplot/uPlot.iife.min.js" in html and "http" not in html.replace("http-equiv", "")
+        assert "/static/js/app.js" in html and "http" not in html.replace("http-equiv", "")
+    with urllib.request.urlopen(url + "/static/js/charts.js") as r:
+        assert '"/static/vendor/uplot/uPlot.iife.min.js"' in r.read().decode()  # loaded from here, not a CDN
     with urllib.request.urlopen(url + "/static/vendor/uplot/uPlot.iife.min.js") as r:
         assert r.status == 200 and b"uPlot" in r.read()
     with pytest.raises(urllib.error.HTTPError):

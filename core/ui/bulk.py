@@ -31,8 +31,8 @@ class Cache:
     def __init__(self) -> None:
         self._data: dict[int, tuple[tuple, dict[str, Any], int | None]] = {}
         self._lock = threading.Lock()
-        # whole answers of the runs table, encoded: (project, q) -> (Store.table_version + liveness, bytes)
-        self.tables: dict[tuple[str | None, str], tuple[Any, bytes]] = {}
+        # whole answers of the runs table and lineage graph: (project, q or name) -> views.CachedTable
+        self.tables: dict[tuple[str | None, str], Any] = {}
 
     def get(self, segment: int, version: tuple) -> tuple[dict[str, Any], int | None] | None:
         got = self._data.get(segment)

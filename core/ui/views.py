@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from bisect import bisect_right
 from typing import Any, Sequence
 
@@ -106,22 +107,137 @@ def _finite_copy(data: Any) -> Any:
     return data
 
 
-def runs_table(api: Api, project: str | None, text: str, cache: Cache | None) -> dict[str, Any] | Encoded:
-    """The runs table; with ``cache``, the encoded answer is kept and sent again while the store's
-    ``table_version`` of the project and the liveness of its running runs are unchanged."""
-    got = api.store.table_version(project) if cache is not None and (project is None or "/" not in project) else None
+def runs_table(api: Api, project: str | None, text: str, cache: Cache | None,
+               first: FirstRows | None = None) -> dict[str, Any] | Encoded:
+    """The runs table; with ``cache``, the answer is kept and sent again while the store's
+    ``table_version`` of the project and the liveness of its running runs are unchanged.
+
+    ``first``: only the first rows in the table's order (``FirstRows``), with ``total``: the
+    workspace paints these while the whole table is on its way (first paint of 10,000 runs)."""
+    hit = _cached(api, project, cache, text, lambda: _runs_table(api, project, text, cache))
+    if hit is None:
+        table = _runs_table(api, project, text, cache)
+        return first.answer(table) if first is not None else table
+    return hit.encoded() if first is None else hit.first(first)
+
+
+def _cached(api: Api, project: str | None, cache: Cache | None, name: str, build: Any) -> CachedTable | None:
+    """The answer ``name`` of ``project`` kept in ``cache`` while the store's ``table_version`` and the
+    liveness of the project's running runs are unchanged (``build()`` makes it again otherwise);
+    None when the backend cannot tell its version cheaply (nothing is kept)."""
+    got = api.store.table_version(project) if cache is not None and "/" not in (project or "") else None
     if cache is None or got is None:
-        return _runs_table(api, project, text, cache)
-    digest, running = got
-    version = (digest, tuple((r.id, effective_state(r)) for r in running))
-    hit = cache.tables.get((project, text))
-    if hit is not None and hit[0] == version:
-        return Encoded(hit[1])
-    body = Encoded(encode(_runs_table(api, project, text, cache)))
-    if len(cache.tables) > 64:
-        cache.tables.clear()
-    cache.tables[(project, text)] = (version, body)
-    return body
+        return None
+    version = (got[0], tuple((r.id, effective_state(r)) for r in got[1]))
+    hit = cache.tables.get((project, name))
+    if hit is None or hit.version != version:
+        if len(cache.tables) > 64:
+            cache.tables.clear()
+        hit = cache.tables[(project, name)] = CachedTable(version, build())
+    return hit
+
+
+class CachedTable:
+    """One project's runs table at one ``version``: its rows, the whole answer encoded (once, when
+    first asked) and the answers of ``FirstRows`` asked of it."""
+
+    def __init__(self, version: Any, table: dict[str, Any]) -> None:
+        self.version = version
+        self.table = table
+        self._body: Encoded | None = None
+        self._firsts: dict[tuple, Encoded] = {}
+
+    def encoded(self) -> Encoded:
+        if self._body is None:
+            self._body = Encoded(encode(self.table))
+        return self._body
+
+    def first(self, first: FirstRows) -> Encoded:
+        key = (first.sort, first.desc, first.limit)
+        got = self._firsts.get(key)
+        if got is None:
+            got = self._firsts[key] = Encoded(encode(first.answer(self.table)))
+        return got
+
+
+# Run fields a runs-table column shows (core/ui/static/js/runs.js FIELDS): a sort key is one of
+# these, ``config.<key>`` or ``summary.<key>`` of a listed column; anything else sorts as the default.
+RUN_FIELDS = ("name", "id", "state", "kind", "last_step", "created_at", "updated_at", "group", "job_type", "tags",
+              "parent", "project")
+_DIGITS = re.compile(r"(\d+)")
+
+
+class FirstRows:
+    """The first ``limit`` rows of the runs table sorted as the page sorts them (runs.js ``resort``):
+    by a column, numbers before text (text in natural order, any case and accent), missing values
+    last in either direction, ties in table order; an unknown column sorts by ``created_at``. The page
+    sorts these rows again with the whole table when it arrives, so where text collation differs
+    from the browser's (locale rules) only the first paint's order can differ, never the table's."""
+
+    def __init__(self, sort: str, desc: bool, limit: int) -> None:
+        self.sort, self.desc, self.limit = sort, desc, limit
+
+    @classmethod
+    def parse(cls, sort: str | None, order: str | None, limit: str | None) -> FirstRows | None:
+        """From ``?limit=N[&sort=<column>][&order=asc|desc]`` (None without ``limit``); a bad value is a
+        ``ValueError`` naming the parameter."""
+        if limit is None:
+            if sort is not None or order is not None:
+                raise ValueError("sort/order: only with ?limit=<rows>; without it the whole table is sent")
+            return None
+        try:
+            n = int(limit)
+        except ValueError:
+            raise ValueError(f"limit={limit!r}: expected a whole number 1..100000") from None
+        if not 1 <= n <= 100_000:
+            raise ValueError(f"limit={n}: expected 1..100000")
+        if order not in (None, "asc", "desc"):
+            raise ValueError(f"order={order!r}: expected asc or desc")
+        return cls(sort or "created_at", order != "asc", n)
+
+    def answer(self, table: dict[str, Any]) -> dict[str, Any]:
+        """The chosen rows in table order (so the page's ties fall as in the whole table), ``columns``
+        of the whole table and ``total``, its number of rows."""
+        rows = table["runs"]
+        chosen = {id(r) for r in self.order(rows, table["columns"])[:self.limit]}
+        return {"runs": [r for r in rows if id(r) in chosen], "columns": table["columns"], "total": len(rows)}
+
+    def order(self, rows: list[dict[str, Any]], columns: dict[str, list[str]]) -> list[dict[str, Any]]:
+        sort = self.sort
+        known = (sort in RUN_FIELDS or (sort.startswith("config.") and sort[7:] in columns["config"])
+                 or (sort.startswith("summary.") and sort[8:] in columns["summary"]))
+        get = _getter(sort if known else "created_at")
+        present, absent = [], []
+        for r in rows:
+            v = get(r)
+            if v is None or v == "" or (isinstance(v, float) and not math.isfinite(v)):  # JSON null on the page
+                absent.append(r)
+            else:
+                present.append((_sort_key(v), r))
+        # Python's sort is stable with reverse=True too: ties keep table order either way, as on the page
+        present.sort(key=lambda kr: kr[0], reverse=self.desc)
+        return [r for _, r in present] + absent
+
+
+def _getter(key: str) -> Any:
+    if key.startswith("config."):
+        return lambda r, k=key[7:]: r["config"].get(k)
+    if key.startswith("summary."):
+        return lambda r, k=key[8:]: r["summary"].get(k)
+    if key == "tags":
+        return lambda r: ", ".join(r["tags"]) or None
+    if key == "name":
+        return lambda r: r["name"] or r["id"]
+    return lambda r: r.get(key)
+
+
+def _sort_key(v: Any) -> tuple:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return (0, v)
+    text = ("true" if v else "false") if isinstance(v, bool) else str(v)
+    # Intl.Collator(numeric, sensitivity "base"): digit runs as numbers, case and accents ignored
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
+    return (1, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in _DIGITS.split(plain) if p))
 
 
 def _runs_table(api: Api, project: str | None, text: str, cache: Cache | None) -> dict[str, Any]:
@@ -359,16 +475,8 @@ def _node(b: Branch) -> dict[str, Any]:
 def lineage_graph(api: Api, project: str | None, ref: str | None, cache: Cache | None) -> dict[str, Any] | Encoded:
     """The graph; a project's is kept encoded, like the runs table, while its ``table_version`` and
     the liveness of its running runs are unchanged."""
-    got = api.store.table_version(project) if cache is not None and ref is None and "/" not in (project or "") else None
-    if cache is None or got is None:
-        return _lineage_graph(api, project, ref, cache)
-    version = ("lineage", got[0], tuple((r.id, effective_state(r)) for r in got[1]))
-    hit = cache.tables.get((project, "\0lineage"))
-    if hit is not None and hit[0] == version:
-        return Encoded(hit[1])
-    body = Encoded(encode(_lineage_graph(api, project, ref, cache)))
-    cache.tables[(project, "\0lineage")] = (version, body)
-    return body
+    hit = _cached(api, project, cache, "\0lineage", lambda: _lineage_graph(api, project, ref, cache)) if ref is None else None
+    return hit.encoded() if hit is not None else _lineage_graph(api, project, ref, cache)
 
 
 def _lineage_graph(api: Api, project: str | None, ref: str | None, cache: Cache | None) -> dict[str, Any]:

@@ -383,9 +383,15 @@ def test_ten_thousand_runs(browser, store, shot):
     pg = browser.new_page(viewport={"width": 1500, "height": 1000})
     errors: list[str] = []
     watch(pg, errors)
+    asked: list[str] = []
+    pg.on("request", lambda r: asked.append(r.url) if "/api/runs" in r.url else None)
     try:
         pg.goto(f"{url}/p/big")
         pg.wait_for_selector(ROWS, timeout=120_000)
+        pg.wait_for_selector(".runs-scroll[data-complete='1']", state="attached", timeout=120_000)
+        # the first screenful was asked for first (and painted), then the whole table
+        assert len(asked) == 2 and "limit=" in asked[0] and "sort=created_at&order=desc" in asked[0]
+        assert "limit=" not in asked[1]
         assert pg.inner_text("#run-count").startswith("10000 runs")
         assert rows(pg)[0] == "r09999"
         assert len(rows(pg)) < 150  # only the rows in view (and a margin) are in the page
@@ -405,6 +411,47 @@ def test_ten_thousand_runs(browser, store, shot):
         pg.fill("#filter", "")
         pg.click("th[data-key='id']")  # descending
         assert rows(pg)[0] == "r09999"
+        assert errors == []
+    finally:
+        pg.close()
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_first_rows_paint_before_the_rest_arrives(browser, store, shot):
+    """A project larger than a screenful: the page paints the first rows in the saved sort (here
+    by name, natural order: "run 9" before "run 10") while the whole table is held back, says it is
+    loading, and a filter typed meanwhile applies to every run once they arrive."""
+    bulk_runs(store, "many", 300)
+    srv, url = serve_in_thread(store)
+    pg = browser.new_page(viewport={"width": 1500, "height": 1000})
+    errors: list[str] = []
+    watch(pg, errors)
+    held: list = []
+    try:
+        open_ws(pg, url, "many")
+        pg.wait_for_selector(".runs-scroll[data-complete='1']", state="attached")
+        pg.click("th[data-key='name']")  # ascending by name; kept for the next visit
+        assert rows(pg)[:11] == [f"r{i:05d}" for i in range(11)]
+        pg.route(lambda u: "/api/runs" in u and "limit=" not in u, lambda route: held.append(route))
+        pg.reload()
+        pg.wait_for_selector(ROWS)
+        assert pg.get_attribute(".runs-scroll", "data-complete") == "0"
+        first = rows(pg)
+        assert first[:12] == [f"r{i:05d}" for i in range(12)] and len(first) < 150
+        count = pg.inner_text("#run-count")
+        assert count.startswith("first ") and "of 300 runs" in count and "loading" in count
+        shot(pg, "table-first-rows", store)
+        pg.fill("#filter", "029")  # ids r00029 and r00290..r00299: only r00029 is among the first rows
+        assert rows(pg) == ["r00029"]
+        deadline = time.monotonic() + 10
+        while not held:
+            assert time.monotonic() < deadline, "the page never asked for the whole table"
+            pg.wait_for_timeout(50)
+        held[0].continue_()
+        pg.wait_for_selector(".runs-scroll[data-complete='1']", state="attached")
+        assert rows(pg) == ["r00029"] + [f"r{i:05d}" for i in range(290, 300)]
+        assert pg.get_attribute("#run-count", "data-shown") == "11" and pg.inner_text("#run-count").startswith("11 of 300")
         assert errors == []
     finally:
         pg.close()

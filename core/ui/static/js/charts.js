@@ -1,10 +1,27 @@
 // The chart grid every page uses (workspace, run page, compare): one uPlot panel per metric, in
 // groups by prefix (`train/`, `val/`, no prefix = "charts"), with log y, TensorBoard smoothing, a
 // choice of x axis, drag-zoom, one tooltip listing every run, full-screen panels and live updates.
-// (uPlot is loaded as a classic script: the global `uPlot`.)
 import * as api from "./api.js";
 import { colorOf, fmt, h } from "./dom.js";
 import { watch } from "./live.js";
+
+// uPlot is a classic script (the global `uPlot`), added when the first panel is drawn rather than
+// with the page: its ~50 KB would otherwise run before the workspace's runs table paints.
+const UPLOT = "/static/vendor/uplot/uPlot.iife.min.js";
+let uplotLoading = null;
+export function loadUPlot() {
+  if (window.uPlot) return Promise.resolve();
+  if (!uplotLoading) {
+    uplotLoading = new Promise((resolve, reject) => {
+      const el = document.createElement("script");
+      el.src = UPLOT;
+      el.onload = resolve;
+      el.onerror = () => { uplotLoading = null; reject(new Error(`${UPLOT} did not load`)); };
+      document.head.append(el);
+    });
+  }
+  return uplotLoading;
+}
 
 const SETTINGS = "forkpoint.charts"; // localStorage: smoothing, log, x axis, collapsed groups, per-key log
 const DEFAULTS = { smoothing: 0, log: false, x: "_step", collapsed: [], logKeys: {} };
@@ -372,7 +389,7 @@ export function chartGrid(container, runs, keys, options = {}) {
     if (!p) return;
     let answer;
     try {
-      answer = await series(key);
+      [answer] = await Promise.all([series(key), loadUPlot()]);
     } catch (err) {
       p.note.textContent = `could not load: ${err.message}`;
       return;

@@ -52,6 +52,21 @@ export function compare(a, b) {
   return collator.compare(String(a), String(b));
 }
 
+// The table's order by column `key`: compare() ascending or its reverse, missing values last in
+// either direction, ties in `rows` order. /api/runs?limit= picks its first rows by the same rules
+// (views.FirstRows; tests compare the two).
+export function sortRows(rows, key, asc) {
+  const get = getter(key);
+  const keyed = rows.map((r, i) => [get(r), i]);
+  keyed.sort((x, y) => {
+    const mx = missing(x[0]), my = missing(y[0]);
+    if (mx || my) return mx && my ? x[1] - y[1] : mx ? 1 : -1;
+    const c = compare(x[0], y[0]);
+    return (asc ? c : -c) || x[1] - y[1];
+  });
+  return keyed.map((x) => rows[x[1]]);
+}
+
 // The filter box: words match id, name, tags, group and job type; `key>value`, `key<=value`,
 // `key=value`, `key!=value` and `key:value` (contains) test a run field, a config or a summary key
 // (`state:running`, `tag:baseline`, `lr>0.01`, `config.opt.lr=0.1`). All terms must hold.
@@ -124,12 +139,15 @@ function eyeIcon() {
     s("line", { x1: 3, y1: 21, x2: 21, y2: 3, class: "eye-slash" }));
 }
 
-// runsTable(container, rows, columns, options) -> {visible(), setVisible(ids), selected(), update(id, patch)}
+// runsTable(container, rows, columns, options) -> {visible(), setVisible(ids), selected(), update(id, patch), setRows(rows, columns)}
 //   rows: /api/runs's runs; columns: its {config, summary} key lists
-//   options: {project (localStorage key), onVisible(ids), onSelect(ids)}
+//   options: {project (localStorage key), onVisible(ids), onSelect(ids), total}
+//   total: the table's whole size when `rows` are only its first rows (/api/runs?limit=): the table
+//   says it is loading until setRows() gives them all; sort, filter and grouping then apply to all.
 export function runsTable(container, rows, columns, options = {}) {
-  const configKeys = columns.config || [], summaryKeys = columns.summary || [];
-  const configSet = new Set(configKeys), summarySet = new Set(summaryKeys);
+  let configKeys = columns.config || [], summaryKeys = columns.summary || [];
+  let configSet = new Set(configKeys), summarySet = new Set(summaryKeys);
+  let partial = options.total !== undefined && options.total > rows.length;
   const storeKey = "forkpoint.table." + (options.project ?? "");
   const saved = load(storeKey);
   const known = (k) => FIELDS[k] || (k.startsWith("config.") && configSet.has(k.slice(7)))
@@ -145,14 +163,15 @@ export function runsTable(container, rows, columns, options = {}) {
   let filterText = "", filterFn = null;
   let sorted = [], items = [], shown = [];
   const collapsed = new Set();
-  const byId = new Map(rows.map((r) => [r.id, r]));
+  let byId = new Map(rows.map((r) => [r.id, r]));
   const selected = new Set();
   const save = () => store(storeKey, { columns: cols, sort: sortKey, asc, groupBy, visible });
 
   // the visible runs, in the order they were made visible (the charts draw them in this order)
-  let visible = [];
+  let visible = [], chosen = false; // chosen: the user set the visible runs (the saved ones no longer apply)
   const isVisible = new Set();
   const setVisible = (ids, notify = true) => {
+    chosen = true;
     visible = [...new Set(ids)].slice(0, MAX_VISIBLE);
     isVisible.clear();
     visible.forEach((id) => isVisible.add(id));
@@ -167,11 +186,14 @@ export function runsTable(container, rows, columns, options = {}) {
     autocomplete: "off", spellcheck: "false", title: "words match id, name, tags, group, job type; "
       + "key:value (contains), key=value, key!=value, key>value, key<=value test a field (state, kind, group, "
       + "job_type, tag, name, step) or a config or summary key (lr>0.01, config.opt.lr=0.1); every term must hold" });
-  const groupSel = h("select", { id: "group-by", title: "group runs by" },
-    h("option", { value: "" }, "no grouping"), h("option", { value: "group" }, "group by: group"),
-    h("option", { value: "job_type" }, "group by: job type"), h("option", { value: "tag" }, "group by: tag"),
-    configKeys.map((k) => h("option", { value: "config." + k }, "group by: " + k)));
-  groupSel.value = groupBy;
+  const groupSel = h("select", { id: "group-by", title: "group runs by" });
+  const groupOptions = () => {
+    groupSel.replaceChildren(h("option", { value: "" }, "no grouping"), h("option", { value: "group" }, "group by: group"),
+      h("option", { value: "job_type" }, "group by: job type"), h("option", { value: "tag" }, "group by: tag"),
+      ...configKeys.map((k) => h("option", { value: "config." + k }, "group by: " + k)));
+    groupSel.value = groupBy;
+  };
+  groupOptions();
   const colsBtn = h("button", { type: "button", id: "columns-btn", "aria-expanded": "false" }, "columns");
   const chooser = h("div", { id: "columns-panel", className: "popover", hidden: "" });
   const compareBtn = h("button", { type: "button", id: "compare", disabled: "" }, "compare");
@@ -190,6 +212,9 @@ export function runsTable(container, rows, columns, options = {}) {
   container.replaceChildren(toolbar, scroller);
 
   let rowH = ROW_H, first = -1, last = -1, measured = false;
+  // Until the box is laid out (the ResizeObserver's first call, just before the first paint) its
+  // size is not read: reading it would force a layout of the whole page before the rows can paint.
+  let laidOut = false;
 
   function header() {
     const eyeAll = h("button", { type: "button", id: "eye-all", className: "eye",
@@ -208,15 +233,7 @@ export function runsTable(container, rows, columns, options = {}) {
   }
 
   function resort() {
-    const get = getter(sortKey);
-    const keyed = rows.map((r, i) => [get(r), i]);
-    keyed.sort((x, y) => {
-      const mx = missing(x[0]), my = missing(y[0]);
-      if (mx || my) return mx && my ? x[1] - y[1] : mx ? 1 : -1; // missing last, either direction
-      const c = compare(x[0], y[0]);
-      return (asc ? c : -c) || x[1] - y[1];
-    });
-    sorted = keyed.map((x) => rows[x[1]]);
+    sorted = sortRows(rows, sortKey, asc);
   }
 
   function rebuild() {
@@ -266,7 +283,8 @@ export function runsTable(container, rows, columns, options = {}) {
         "aria-pressed": String(vis), dataset: { visible: vis ? "1" : "0" } }, eyeIcon())),
       h("td", { className: "c-sel" }, h("input", { type: "checkbox", className: "sel", value: r.id, checked: selected.has(r.id),
         "aria-label": "select " + r.id })),
-      h("td", { className: "c-name", title: r.name || r.id }, swatch,
+      // elementtiming: the browser records when the rows were first painted (benchmarks/bench_ui.py)
+      h("td", { className: "c-name", title: r.name || r.id, elementtiming: "runs-table" }, swatch,
         h("a", { href: `/run/${encodeURIComponent(r.id)}` }, r.name || r.id)),
       cols.map((k) => cell(k, r)));
   }
@@ -284,28 +302,36 @@ export function runsTable(container, rows, columns, options = {}) {
         h("span", { className: "muted" }, ` (${g.runs.length} run${g.runs.length === 1 ? "" : "s"}${on ? `, ${on} shown` : ""})`)));
   }
 
-  // Draw the rows between the scroll position and the bottom of the box (plus OVERSCAN each side).
+  // Draw the rows between the scroll position and the bottom of the box (plus OVERSCAN each side);
+  // without `force`, nothing when the rows drawn already cover that.
   function render(force) {
-    const top = scroller.scrollTop, height = scroller.clientHeight || 600;
+    const top = laidOut ? scroller.scrollTop : 0;
+    const height = laidOut ? scroller.clientHeight || 600 : window.innerHeight || 1000; // at most the window
     const a = Math.max(0, Math.floor(top / rowH) - OVERSCAN);
     const b = Math.min(items.length, Math.ceil((top + height) / rowH) + OVERSCAN);
-    if (!force && a === first && b === last) return;
+    if (!force && first >= 0 && a >= first && b <= last) return;
     first = a; last = b;
     topPad.firstChild.style.height = a * rowH + "px";
     bottomPad.firstChild.style.height = (items.length - b) * rowH + "px";
     const trs = [];
     for (let i = a; i < b; i++) trs.push(items[i].runs ? groupRow(items[i], i) : runRow(items[i]));
     tbody.replaceChildren(topPad, ...trs, bottomPad);
-    if (!measured && trs.length) { // the real row height (fonts, borders) keeps the spacers exact
-      measured = true;
-      const got = trs[0].getBoundingClientRect().height;
-      if (got > 10 && Math.abs(got - rowH) > 0.5) { rowH = got; render(true); }
-    }
+  }
+
+  // Layout is fresh here: the real row height (fonts, borders) keeps the spacers exact.
+  function measure() {
+    const tr = tbody.querySelector("tr[data-run], tr.group-row");
+    if (!tr) return;
+    measured = true;
+    const got = tr.getBoundingClientRect().height;
+    if (got > 10 && Math.abs(got - rowH) > 0.5) { rowH = got; render(true); }
   }
 
   function status() {
     const n = rows.length, m = shown.length;
-    count.textContent = `${m === n ? n : `${m} of ${n}`} runs · ${visible.length} in charts`;
+    count.textContent = partial ? `${m === n ? `first ${n}` : `${m} of the first ${n}`} of ${options.total} runs · loading the rest…`
+      : `${m === n ? n : `${m} of ${n}`} runs · ${visible.length} in charts`;
+    scroller.dataset.complete = partial ? "0" : "1";
     count.dataset.shown = String(m);
     count.dataset.visible = String(visible.length);
     compareBtn.disabled = selected.size === 0;
@@ -401,7 +427,11 @@ export function runsTable(container, rows, columns, options = {}) {
     pending = true;
     requestAnimationFrame(() => { pending = false; render(false); });
   }, { passive: true });
-  new ResizeObserver(() => render(false)).observe(scroller);
+  new ResizeObserver(() => {
+    laidOut = true;
+    if (!measured) measure();
+    render(false);
+  }).observe(scroller);
   filter.addEventListener("input", () => {
     filterText = filter.value;
     filterFn = compileFilter(filterText, configSet, summarySet);
@@ -437,21 +467,44 @@ export function runsTable(container, rows, columns, options = {}) {
     if (selected.size) location.href = "/compare?runs=" + [...selected].map(encodeURIComponent).join(",");
   });
 
+  // the runs shown last time (those still here: a run, or an archived branch of one; while only
+  // the first rows are here, every saved one), else the first runs in table order, as in W&B
+  function initialVisible() {
+    const kept = Array.isArray(saved.visible)
+      ? saved.visible.filter((id) => typeof id === "string" && (partial || byId.has(id.replace(/~\d+$/, "")))) : [];
+    visible = kept.length || (Array.isArray(saved.visible) && !saved.visible.length) ? kept.slice(0, MAX_VISIBLE)
+      : sorted.slice(0, DEFAULT_VISIBLE).map((r) => r.id);
+    isVisible.clear();
+    visible.forEach((id) => isVisible.add(id));
+  }
+
   header();
   resort();
-  // the runs shown last time (those still here: a run, or an archived branch of one), else the
-  // first runs in table order, as in W&B (set before the one first render)
-  const kept = Array.isArray(saved.visible)
-    ? saved.visible.filter((id) => typeof id === "string" && byId.has(id.replace(/~\d+$/, ""))) : [];
-  visible = kept.length || (Array.isArray(saved.visible) && !saved.visible.length) ? kept.slice(0, MAX_VISIBLE)
-    : sorted.slice(0, DEFAULT_VISIBLE).map((r) => r.id);
-  visible.forEach((id) => isVisible.add(id));
+  initialVisible(); // before the one first render
   rebuild();
   return {
     visible: () => visible.slice(),
     setVisible: (ids) => setVisible(ids),
     selected: () => [...selected],
-    refresh: () => render(true), // e.g. run colours changed (dom.js distinctColors)
+    // every row (after the first ones): what the user did meanwhile (sort, filter, grouping,
+    // columns, eyes, selection) applies to them all
+    setRows(all, cols2) {
+      rows = all;
+      byId = new Map(rows.map((r) => [r.id, r]));
+      partial = false;
+      if (cols2) {
+        configKeys = cols2.config || []; summaryKeys = cols2.summary || [];
+        configSet = new Set(configKeys); summarySet = new Set(summaryKeys);
+        filterFn = compileFilter(filterText, configSet, summarySet);
+        groupOptions();
+      }
+      for (const id of [...selected]) if (!byId.has(id)) selected.delete(id);
+      resort();
+      if (!chosen) initialVisible();
+      else { visible = visible.filter((id) => byId.has(id.replace(/~\d+$/, ""))); isVisible.clear(); visible.forEach((id) => isVisible.add(id)); }
+      header();
+      rebuild();
+    },
     // a live status change (state, last step) of one run: its row and the sort stay right
     update(id, patch) {
       const r = byId.get(id);
