@@ -89,6 +89,16 @@ def test_a_real_lineage_is_drawn_whole(browser, store, shot, charts):
         sel = {g.get_attribute("data-node") for g in pg.query_selector_all("#lineage [data-node][data-selected='1']")}
         assert sel == {"F", "FF"}  # the graph marks what the charts overlay
         shot(pg, "lineage-overlay", store)
+        # a narrower window: the graph is drawn again at its box's new width, the selection kept
+        wide = int(pg.get_attribute("#lineage", "data-width"))
+        bar = float(pg.get_attribute("#lineage [data-node='A'] .lg-bar", "width"))
+        pg.set_viewport_size({"width": 1000, "height": 1000})
+        pg.wait_for_selector(f"#lineage:not([data-width='{wide}'])")
+        assert int(pg.get_attribute("#lineage", "data-width")) < wide
+        assert float(pg.get_attribute("#lineage [data-node='A'] .lg-bar", "width")) < bar
+        assert {g.get_attribute("data-node") for g in pg.query_selector_all("#lineage [data-selected='1']")} == {"F", "FF"}
+        pg.set_viewport_size({"width": 1400, "height": 1000})
+        pg.wait_for_selector(f"#lineage[data-width='{wide}']")
         # the ⊕ button of A~1: A~1, F and FF (the forks that read their prefix from it)
         pg.click("#lineage [data-select='A~1']")
         pg.wait_for_selector("#overlay .chip[data-run='A~1']")
