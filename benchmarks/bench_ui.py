@@ -225,9 +225,14 @@ def main() -> None:
                       f"Run {time.strftime('%Y-%m-%d %H:%M')}, same machine (2 cores, shared; load average "
                       f"{os.getloadavg()[0]:.1f} at the end: other processes slow every figure), one process, SQLite "
                       f"store, served by `forkpoint.ui.server` over HTTP on 127.0.0.1; min/max buckets. The "
-                      f"{args.runs:,}-run project: 5 metrics x 50 steps per run, 10 % forks, nested config; "
-                      "first paint is navigation to the first visible `#runs tbody tr[data-run]`, a fresh page "
-                      f"each time, the server's runs cache warm.\n\n{table}")
+                      f"{args.runs:,}-run project: 5 metrics x 50 steps per run, 10 % forks, nested config. "
+                      "First paint: from the navigation's start to the runs table's rows painted, as the browser "
+                      "records it (Element Timing on the rows' name cells, as web-vitals measures LCP), a fresh "
+                      "page (empty browser cache) each time, the server's runs cache warm. The page paints the "
+                      "first screenful (`/api/runs?limit=`, sent while the HTML is parsed) and asks for the whole "
+                      "table once those rows are on screen; \"complete\" is when every run is in the table "
+                      "(project.js's `fp-table-complete` mark). Playwright's own sighting of the first row is "
+                      f"listed too: it polls, so it lands up to ~100 ms either side.\n\n{table}")
 
 
 if __name__ == "__main__":
