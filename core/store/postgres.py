@@ -52,6 +52,13 @@ class PostgresStore(SQLStore):
         self._schema_made = not create  # a reader never creates the schema
         super().__init__(create)
 
+    def _commit_marker(self) -> Any:
+        # The snapshot this REPEATABLE READ transaction reads (its first statement takes it): two
+        # equal snapshots (xmin, xmax, transactions in progress) see the same committed rows. A
+        # write anywhere in the cluster moves it (conservative); a commit racing the read cannot
+        # slip past, as it could with a WAL position read beside the snapshot.
+        return self._x("SELECT pg_current_snapshot()::text").fetchone()[0]
+
     def _connect(self) -> Any:
         psycopg = self._psycopg
         try:

@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import StoreError
-from .base import RunRecord
 from .sql import SQLStore
 
 
@@ -40,10 +39,9 @@ class SQLiteStore(SQLStore):
         else:
             # a read-only mount or a file this user cannot write: reads still work
             self.readonly = not (os.access(self.path, os.W_OK) and os.access(parent, os.W_OK))
-        self._versions_lock = threading.Lock()
-        self._versions: dict[str | None, tuple[int, Any]] = {}  # project -> (data_version, table_version)
-        self._versions_conn: sqlite3.Connection | None = None
-        self._versions_pid = -1
+        self._marker_lock = threading.Lock()
+        self._marker_conn: sqlite3.Connection | None = None
+        self._marker_pid = -1
         super().__init__(create)
 
     def _connect(self) -> sqlite3.Connection:
@@ -93,25 +91,15 @@ class SQLiteStore(SQLStore):
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
 
-    def table_version(self, project: str | None) -> tuple[Any, list[RunRecord]] | None:
-        # The hash over every run and segment row (SQLStore) costs ~50 ms for 10,000 runs. SQLite says
-        # for free whether anything was committed since: ``PRAGMA data_version`` changes on a
-        # connection whenever another connection (of any process) commits. This one connection
-        # never writes, so an unchanged value means an unchanged store, and the hash is kept.
-        # It is read before hashing: a commit racing the hash only makes the next call hash again.
-        with self._versions_lock:
-            if self._versions_conn is None or self._versions_pid != os.getpid():  # first, or a forked child
-                self._versions_conn, self._versions_pid, self._versions = self._connect(), os.getpid(), {}
-            data_version = self._versions_conn.execute("PRAGMA data_version").fetchone()[0]
-            hit = self._versions.get(project)
-        if hit is not None and hit[0] == data_version:
-            return hit[1]
-        got = super().table_version(project)
-        with self._versions_lock:
-            if len(self._versions) > 256:
+    def _commit_marker(self) -> Any:
+        # ``PRAGMA data_version`` changes on a connection whenever another connection (of any
+        # process) commits; this one never writes, so an unchanged value means nothing committed.
+        # It is a per-connection counter: always the same connection (one per process).
+        with self._marker_lock:
+            if self._marker_conn is None or self._marker_pid != os.getpid():  # first, or a forked child
+                self._marker_conn, self._marker_pid = self._connect(), os.getpid()
                 self._versions.clear()
-            self._versions[project] = (data_version, got)
-        return got
+            return self._marker_conn.execute("PRAGMA data_version").fetchone()[0]
 
     def rejects_rows(self, exc: BaseException) -> bool:
         # "string or blob too big", a value SQLite cannot bind; not: locked, full, I/O, read-only
