@@ -384,7 +384,7 @@ def test_ten_thousand_runs(browser, store, shot):
     errors: list[str] = []
     watch(pg, errors)
     asked: list[str] = []
-    pg.on("request", lambda r: asked.append(r.url) if "/api/runs" in r.url else None)
+    pg.on("request", lambda r: asked.append(r.url) if "/api/runs" in r.url or "/api/lineage" in r.url else None)
     try:
         pg.goto(f"{url}/p/big")
         pg.wait_for_selector(ROWS, timeout=120_000)
@@ -393,6 +393,8 @@ def test_ten_thousand_runs(browser, store, shot):
         assert len(asked) == 2 and "limit=" in asked[0] and "sort=created_at&order=desc" in asked[0]
         assert "limit=" not in asked[1]
         assert pg.inner_text("#run-count").startswith("10000 runs")
+        # a graph of 10,000 lanes is drawn only when asked for: its box starts closed
+        assert pg.get_attribute("#lineage-box", "open") is None and not any("/api/lineage" in u for u in asked)
         assert rows(pg)[0] == "r09999"
         assert len(rows(pg)) < 150  # only the rows in view (and a margin) are in the page
         pg.focus(".runs-scroll")

@@ -26,7 +26,7 @@ export async function projectPage(app, project) {
   const lineageEl = h("div", { id: "lineage", className: "lineage-graph" });
   const lineageBox = h("details", { className: "box lineage-box", id: "lineage-box" },
     h("summary", {}, h("h2", {}, "lineage"), h("span", { className: "muted" }, " select a sub-tree to chart it")), lineageEl);
-  if (runs.length <= LINEAGE_AUTO) lineageBox.open = true;
+  if ((first.total ?? runs.length) <= LINEAGE_AUTO) lineageBox.open = true;
   app.replaceChildren(h("div", { className: "workspace" },
     h("div", { className: "ws-left" }, tableBox, lineageBox),
     h("div", { className: "ws-right" }, head, charts)));
