@@ -47,8 +47,8 @@ def collect(store: Store, run_id: str | None = None, project: str | None = None,
     with store.transaction():
         runs = [get_run(store, run_id)] if run_id is not None else store.list_runs(project)
         # every segment some run's visible history reads (any project: forks may cross projects)
-        needed = {r.segment for rec in store.list_runs() if rec.head_segment is not None
-                  for r in lineage.chain(store, rec.head_segment)}
+        heads = [rec.head_segment for rec in store.list_runs() if rec.head_segment is not None]
+        needed = {r.segment for ranges in lineage.chains(store, heads).values() for r in ranges}
         out: list[Archived] = []
         for rec in runs:
             for seg in store.run_segments(rec.id):

@@ -13,7 +13,7 @@ chain may be thousands deep).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 from .store import INF_STEP, Range, RunRecord, SegmentRecord, Store
 
@@ -130,6 +130,30 @@ def chain(store: Store, segment_id: int, hi: int = INF_STEP) -> list[Range]:
         seg = link.parent_segment
     out.reverse()
     return out
+
+
+def chains(store: Store, segment_ids: Sequence[int]) -> dict[int, list[Range]]:
+    """``chain(store, s)`` for each of ``segment_ids``, walking each segment once: a segment's
+    chain is its parent's, cut at its branch step, plus its own range. Many branches of one lineage
+    (the UI's runs table and lineage graph, gc) then cost one link read per segment instead of one
+    per segment per descendant (a 600-deep fork chain: 600 reads, not 180,000)."""
+    whole: dict[int, list[Range]] = {}  # segment -> chain(store, segment), as chain() gives it
+    for start in segment_ids:
+        todo: list[int] = []
+        seg: int | None = start
+        while seg is not None and seg not in whole:  # up to the first segment already known
+            todo.append(seg)
+            seg = store.link(seg).parent_segment
+        for seg in reversed(todo):  # then down, parents first
+            link = store.link(seg)
+            out: list[Range] = []
+            if link.parent_segment is not None:
+                hi = INF_STEP if link.branch_step is None else link.branch_step
+                out = [r if r.hi <= hi else Range(r.segment, r.run_id, r.lo, hi)
+                       for r in whole[link.parent_segment] if r.lo <= min(r.hi, hi)]
+            out.append(Range(seg, link.run_id, link.start_step, INF_STEP))
+            whole[seg] = out
+    return {s: whole[s] for s in segment_ids}
 
 
 def last_step(store: Store, ranges: list[Range]) -> int | None:

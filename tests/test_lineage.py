@@ -119,3 +119,30 @@ def test_fork_of_a_fork_with_the_prefix_in_the_grandparent(store, api):
     assert [c.id for c in api.run("p~1").children()] == ["f"] and api.run("p").children() == []
     assert [(e.depth, e.view.id) for e in api.run("f").root().tree()] == [
         (0, gid), (1, "p"), (2, "p~1"), (3, "f")]
+
+
+def test_chains_of_many_segments_equal_each_chain(store):
+    """lineage.chains (one walk for many branches: the UI, gc) gives exactly lineage.chain for every
+    segment: forks of forks, rewinds of forks, a fork of an archived branch, asked children first."""
+    from forkpoint import lineage
+    from forkpoint.store import open_store
+
+    with forkpoint.init(store=store, id="p", quiet=True) as p:
+        for i in range(100):
+            p.log({"x": float(i)})
+    with forkpoint.init(store=store, fork_from="p?_step=60", id="f", quiet=True) as f:
+        for i in range(61, 90):
+            f.log({"x": -1.0}, step=i)
+    with forkpoint.init(store=store, fork_from="f?_step=70", id="ff", quiet=True) as ff:
+        ff.log({"x": 2.0}, step=71)
+    with forkpoint.init(store=store, resume_from="p?_step=40", quiet=True) as r:  # f's prefix now in p~1
+        r.log({"x": 3.0}, step=41)
+    with forkpoint.init(store=store, resume_from="f?_step=65", quiet=True) as r:  # ff's prefix in f~1
+        r.log({"x": 4.0}, step=66)
+    with forkpoint.init(store=store, fork_from="p~1?_step=80", id="fa", quiet=True):
+        pass
+    st = open_store(store)
+    segs = [s.id for rec in st.list_runs() for s in st.run_segments(rec.id)]
+    assert len(segs) == 6  # p, p~1, f, f~1, ff, fa
+    for order in (segs, segs[::-1]):
+        assert lineage.chains(st, order) == {s: lineage.chain(st, s) for s in segs}

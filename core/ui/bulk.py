@@ -134,8 +134,9 @@ class Snapshot:
 
     def _fill(self, cache: Cache | None) -> None:
         missing: list[tuple[Branch, tuple]] = []
+        ranges = lineage.chains(self.view, [b.segment.id for b in self.branches])
         for b in self.branches:
-            b.ranges = lineage.chain(self.view, b.segment.id)
+            b.ranges = ranges[b.segment.id]
             version = self._version(b.ranges)
             got = cache.get(b.segment.id, version) if cache is not None else None
             if got is None:
