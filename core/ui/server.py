@@ -5,8 +5,8 @@ contract (endpoints, errors, security).
 Hardening: every response carries ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``
 and a Content-Security-Policy allowing only this server's own scripts and styles; the one inline
 script is ``early.js``, inlined into the page so its request leaves before anything else loads, and
-allowed by its sha256 alone (``page()``). A request whose ``Host`` header does not name the address the server is bound to is
-refused with 403 (a DNS-rebinding page in the browser cannot read the API). Beyond loopback a token
+allowed by its sha256 alone (``page()``). A request whose ``Host`` header does not name the address
+the server is bound to is refused with 403 (a DNS-rebinding page in the browser cannot read the API). Beyond loopback a token
 is required (``make_server(token=...)``, generated when not given): ``?token=T`` once (answered
 with an ``HttpOnly; SameSite=Strict`` cookie and a redirect to the URL without it), then the
 cookie, or ``Authorization: Bearer T``; anything else is 401. The server is threaded (daemon
@@ -332,14 +332,8 @@ class Handler(BaseHTTPRequestHandler):
         # kept by the browser, asked again each time (a 304 while unchanged): an upgrade shows at once
         etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
         headers = {"Cache-Control": "no-cache", "ETag": etag}
-        if etag in (self.headers.get("If-None-Match") or ""):
-            self.send_response(304)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        self._send(200, data, ctype, headers)
+        unchanged = etag in (self.headers.get("If-None-Match") or "")
+        self._send(304 if unchanged else 200, b"" if unchanged else data, ctype, headers)
 
 
 class UIServer(ThreadingHTTPServer):

@@ -168,7 +168,7 @@ _DIGITS = re.compile(r"(\d+)")
 
 
 class FirstRows:
-    """The first ``limit`` rows of the runs table sorted as the page sorts them (runs.js ``resort``):
+    """The first ``limit`` rows of the runs table sorted as the page sorts them (runs.js ``sortRows``):
     by a column, numbers before text (text in natural order, any case and accent), missing values
     last in either direction, ties in table order; an unknown column sorts by ``created_at``. The page
     sorts these rows again with the whole table when it arrives, so where text collation differs

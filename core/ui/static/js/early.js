@@ -1,9 +1,11 @@
-// A classic script loaded first in <head> (blocking, so high priority: it is tiny), before any module: on a workspace page (/p/<project>)
-// it asks at once for the rows the runs table shows first (the first screenful in the table's saved
-// sort, `?limit=`), so the answer travels while the page's modules and styles load; project.js takes
-// it instead of asking again, paints it, then asks for the whole table. With a saved grouping the
-// first screen needs every row (group headers count runs): then the whole table is asked for here.
-// First paint of a 10,000-run table; the sort rules are the table's own (runs.js, views.FirstRows).
+// A classic script the server inlines into every page's <head> (server.py page(); the CSP allows it
+// by its sha256), so it runs while the HTML is parsed, before any module. On a workspace page
+// (/p/<project>) it asks at once for the rows the runs table shows first (the first screenful in the
+// table's saved sort, `?limit=`), so the answer travels while the page's modules and styles load;
+// project.js takes it instead of asking again, paints it, then asks for the whole table. With a
+// saved grouping the first screen needs every row (group headers count runs): then the whole table
+// is asked for here. First paint of a 10,000-run table; the sort rules are the table's own
+// (runs.js sortRows, views.FirstRows).
 (function () {
   var m = /^\/p\/([^/]+)\/?$/.exec(location.pathname);
   if (!m || !window.fetch) return;

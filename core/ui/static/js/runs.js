@@ -170,11 +170,11 @@ export function runsTable(container, rows, columns, options = {}) {
   // the visible runs, in the order they were made visible (the charts draw them in this order)
   let visible = [], chosen = false; // chosen: the user set the visible runs (the saved ones no longer apply)
   const isVisible = new Set();
+  const markVisible = (ids) => { visible = ids; isVisible.clear(); ids.forEach((id) => isVisible.add(id)); };
+  const here = (id) => byId.has(id.replace(/~\d+$/, "")); // a run of the table, or an archived branch of one
   const setVisible = (ids, notify = true) => {
     chosen = true;
-    visible = [...new Set(ids)].slice(0, MAX_VISIBLE);
-    isVisible.clear();
-    visible.forEach((id) => isVisible.add(id));
+    markVisible([...new Set(ids)].slice(0, MAX_VISIBLE));
     render(true);
     status();
     save();
@@ -471,11 +471,9 @@ export function runsTable(container, rows, columns, options = {}) {
   // the first rows are here, every saved one), else the first runs in table order, as in W&B
   function initialVisible() {
     const kept = Array.isArray(saved.visible)
-      ? saved.visible.filter((id) => typeof id === "string" && (partial || byId.has(id.replace(/~\d+$/, "")))) : [];
-    visible = kept.length || (Array.isArray(saved.visible) && !saved.visible.length) ? kept.slice(0, MAX_VISIBLE)
-      : sorted.slice(0, DEFAULT_VISIBLE).map((r) => r.id);
-    isVisible.clear();
-    visible.forEach((id) => isVisible.add(id));
+      ? saved.visible.filter((id) => typeof id === "string" && (partial || here(id))) : [];
+    markVisible(kept.length || (Array.isArray(saved.visible) && !saved.visible.length) ? kept.slice(0, MAX_VISIBLE)
+      : sorted.slice(0, DEFAULT_VISIBLE).map((r) => r.id));
   }
 
   header();
@@ -501,7 +499,7 @@ export function runsTable(container, rows, columns, options = {}) {
       for (const id of [...selected]) if (!byId.has(id)) selected.delete(id);
       resort();
       if (!chosen) initialVisible();
-      else { visible = visible.filter((id) => byId.has(id.replace(/~\d+$/, ""))); isVisible.clear(); visible.forEach((id) => isVisible.add(id)); }
+      else markVisible(visible.filter(here));
       header();
       rebuild();
     },
